@@ -1,0 +1,40 @@
+"""lrspec: per-parameter learning rates, freezes and schedules as a file, compiled to any framework.
+
+The pipeline is ``load`` (file -> :class:`Spec`) -> ``resolve`` (Spec + parameter names ->
+:class:`Plan`) -> ``compile`` (Plan -> a target's native optimizer objects). ``import lrspec``
+never imports torch or tensorflow; the adapters do, when a target is compiled.
+"""
+
+from lrspec import reference
+from lrspec.api import as_spec, compile
+from lrspec.errors import CheckpointError, LrSpecError, Problem, ResolveError, SpecError, TargetError
+from lrspec.loader import load, load_text
+from lrspec.plan import ParamInfo, Plan, PlanGroup
+from lrspec.resolve import resolve
+from lrspec.spec import Spec
+from lrspec.targets import Target, available_targets, get_target
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "LrSpecError",
+    "ParamInfo",
+    "Plan",
+    "PlanGroup",
+    "Problem",
+    "ResolveError",
+    "Spec",
+    "SpecError",
+    "Target",
+    "TargetError",
+    "__version__",
+    "as_spec",
+    "available_targets",
+    "compile",
+    "get_target",
+    "load",
+    "load_text",
+    "reference",
+    "resolve",
+]

@@ -1,0 +1,77 @@
+"""Exception hierarchy of lrspec.
+
+Every error a user can cause derives from :class:`LrSpecError`. The subclasses carry
+structured data (locations, messages) in addition to a readable ``str()``, so tools can
+render them as they like and the CLI can print one clear line per problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a spec.
+
+    ``location`` is a dotted path into the spec (``groups[2].schedule.decay_steps``);
+    ``file``/``line``/``column`` (1-based) are set when the spec was loaded from a file and
+    the position is known.
+    """
+
+    location: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def render(self) -> str:
+        """``file:line:col: location: message``, leaving out the parts that are unknown."""
+        where = ""
+        if self.file is not None:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        loc = f"{self.location}: " if self.location else ""
+        return f"{where}{loc}{self.message}"
+
+
+class LrSpecError(Exception):
+    """Root of every error lrspec raises for bad user input."""
+
+
+class SpecError(LrSpecError, ValueError):
+    """The spec is invalid. ``problems`` lists every problem found, each with its location."""
+
+    def __init__(self, problems: list[Problem] | Problem | str, *, file: str | None = None):
+        if isinstance(problems, str):
+            problems = [Problem("", problems, file=file)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        self.file = file
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if len(self.problems) == 1:
+            return f"invalid spec: {self.problems[0].render()}"
+        lines = [f"invalid spec ({len(self.problems)} problems):"]
+        lines += [f"  {p.render()}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class ResolveError(LrSpecError, ValueError):
+    """The spec is valid but cannot be applied to the given parameters
+    (a group matches nothing, unmatched parameters with ``unmatched: error``, tied parameters
+    with conflicting settings, ...)."""
+
+
+class TargetError(LrSpecError, ValueError):
+    """A compilation target is unknown, not installed, or rejects the plan or the model."""
+
+
+class CheckpointError(LrSpecError, ValueError):
+    """Saved state (a scheduler or optimizer state) does not belong to this plan or is corrupt."""

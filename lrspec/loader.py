@@ -1,0 +1,166 @@
+"""Load a spec file (.json, .yaml, .yml) into a :class:`~lrspec.spec.Spec`.
+
+YAML is read with a safe loader only: tags such as ``!!python/object`` are errors, never
+executed. Two YAML 1.1 pitfalls are fixed: ``1e-5`` is a float (PyYAML reads it as a
+string), and a key repeated in one mapping is an error instead of silently keeping the
+last value. Positions of every key are kept so that errors say ``file:line:col``.
+JSON is parsed with :mod:`json` (duplicate keys rejected, NaN/Infinity rejected); its
+positions come from reading the same text with the YAML composer, which accepts JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from lrspec.errors import Problem, SpecError
+from lrspec.spec import Spec
+from lrspec.validation import Path, validate_spec_data
+
+__all__ = ["load", "load_text", "parse_text"]
+
+_FLOAT_RE = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-5`` as a float (YAML 1.2 style)."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
+
+
+def _positions(node: yaml.Node, path: Path, out: dict[Path, tuple[int, int]], dupes: list[tuple[Path, int, int]]) -> None:
+    out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            child = path + (key,)
+            if key in seen:
+                dupes.append((child, key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+            seen.add(key)
+            _positions(value_node, child, out, dupes)
+            out[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for k, item in enumerate(node.value):
+            _positions(item, path + (k,), out, dupes)
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str | None) -> SpecError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    if "could not determine a constructor" in str(exc) or "tag" in str(problem):
+        problem = f"{problem} (only plain YAML is allowed; tags like !!python/object are never executed)"
+    line = mark.line + 1 if mark is not None else None
+    col = mark.column + 1 if mark is not None else None
+    return SpecError(Problem("", f"invalid YAML: {problem}", file=file, line=line, column=col), file=file)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _SpecLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tuple[Any, dict[Path, tuple[int, int]]]:
+    """Parse spec text into plain data and a map path -> (line, column). No validation."""
+    positions: dict[Path, tuple[int, int]] = {}
+    dupes: list[tuple[Path, int, int]] = []
+    if fmt == "json":
+        def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for k, v in pairs:
+                if k in out:
+                    raise ValueError(f"duplicate key {k!r}")
+                out[k] = v
+            return out
+
+        def no_constant(name: str) -> Any:
+            raise ValueError(f"{name} is not a valid number in a spec")
+
+        try:
+            data = json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constant)
+        except json.JSONDecodeError as exc:
+            raise SpecError(Problem("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno), file=file) from None
+        except ValueError as exc:
+            raise SpecError(Problem("", f"invalid JSON: {exc}", file=file), file=file) from None
+        try:
+            node = _compose(text)
+        except yaml.YAMLError:
+            node = None
+        if node is not None:
+            _positions(node, (), positions, dupes)
+        return data, positions
+    try:
+        node = _compose(text)
+        if node is None:
+            raise SpecError(Problem("", "the file is empty", file=file), file=file)
+        _positions(node, (), positions, dupes)
+        if dupes:
+            raise SpecError(
+                [
+                    Problem(_fmt(p), f"duplicate key {p[-1]!r} (YAML would silently keep the last one)", file=file, line=ln, column=col)
+                    for p, ln, col in dupes
+                ],
+                file=file,
+            )
+        loader = _SpecLoader("")
+        try:
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file) from None
+    return data, positions
+
+
+def _fmt(path: Path) -> str:
+    from lrspec.validation import format_path
+
+    return format_path(path)
+
+
+def load_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> Spec:
+    """Parse and validate spec text (``fmt`` is ``"yaml"`` or ``"json"``)."""
+    data, positions = parse_text(text, fmt=fmt, file=file)
+    return validate_spec_data(data, file=file, positions=positions)
+
+
+def load(path: str | os.PathLike[str]) -> Spec:
+    """Load and validate a spec file; the format is chosen by the suffix (.json, .yaml, .yml).
+
+    Raises :class:`lrspec.SpecError` for a missing/unreadable file, a syntax error, or an
+    invalid spec; every problem carries ``file:line:col`` where known.
+    """
+    p = FsPath(path)
+    name = str(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        raise SpecError(Problem("", f"unsupported spec file type {suffix or '(none)'!r}: use .json, .yaml or .yml", file=name), file=name)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(Problem("", "file not found", file=name), file=name) from None
+    except IsADirectoryError:
+        raise SpecError(Problem("", "is a directory, not a spec file", file=name), file=name) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(Problem("", f"cannot read file: {exc}", file=name), file=name) from None
+    return load_text(text, fmt="json" if suffix == ".json" else "yaml", file=name)

@@ -1,0 +1,192 @@
+"""The Plan: lrspec's intermediate representation.
+
+A :class:`Plan` is what a spec means for one concrete set of parameter names. It is
+immutable, JSON-serialisable (:meth:`Plan.to_dict`), lists every parameter exactly once, and
+groups parameters whose effective settings are identical into :class:`PlanGroup`\\ s. Every
+target compiles a Plan and nothing else, so this is where per-parameter semantics are fixed:
+
+* ``lr(name, t) = group.lr * m(t)`` where ``m`` is the group's schedule and ``t`` counts the
+  updates already applied (the first update uses ``t = 0``); ``group.lr`` already includes
+  any ``lr_mult`` and layer-decay factor.
+* A permanently frozen group (``frozen``) gets no update, no state and no weight decay; its
+  lr is reported as 0.
+* A group with ``frozen_until = N`` gets lr 0 (no update, no state, no weight decay) for
+  ``t < N`` and ``group.lr * m(t)`` from ``t = N`` on, with optimizer state created fresh at N
+  (the schedule clock does not restart).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from lrspec import schedules
+from lrspec.spec import OptimizerSpec, Schedule
+
+__all__ = ["ParamInfo", "Plan", "PlanGroup"]
+
+
+@dataclass(frozen=True, eq=False)
+class PlanGroup:
+    """Parameters that share every effective setting.
+
+    ``sources`` are the spec groups (file order) whose patterns matched these parameters;
+    ``hyperparameters`` are the family's hyperparameters with torch's names
+    (e.g. ``{"betas": (0.9, 0.999), "eps": 1e-8, "amsgrad": False}`` for adam).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    sources: tuple[str, ...]
+    lr: float
+    weight_decay: float
+    hyperparameters: Mapping[str, Any]
+    schedule: Schedule
+    frozen: bool = False
+    frozen_until: int | None = None
+    layer: int | None = None
+
+    @cached_property
+    def _fn(self) -> schedules.ScheduleFn:
+        return schedules.from_spec(self.schedule)
+
+    def multiplier(self, t: int) -> float:
+        """m(t): the schedule's multiplier at update t (ignores freezes)."""
+        return self._fn(t)
+
+    def is_frozen_at(self, t: int) -> bool:
+        """True when the group gets no update at update ``t``."""
+        return self.frozen or (self.frozen_until is not None and t < self.frozen_until)
+
+    def lr_at(self, t: int) -> float:
+        """The learning rate used at update ``t``: 0.0 while frozen, else ``lr * m(t)``."""
+        if self.is_frozen_at(t):
+            return 0.0
+        return self.lr * self._fn(t)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "params": list(self.params),
+            "sources": list(self.sources),
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "hyperparameters": {k: list(v) if isinstance(v, tuple) else v for k, v in self.hyperparameters.items()},
+            "schedule": self.schedule.model_dump(mode="json"),
+            "frozen": self.frozen,
+            "frozen_until": self.frozen_until,
+            "layer": self.layer,
+        }
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """How one parameter was resolved."""
+
+    name: str
+    group: PlanGroup
+    matched: tuple[str, ...]
+    layer: int | None
+    shape: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A resolved spec: which parameter gets which settings. Build it with :func:`lrspec.resolve`."""
+
+    optimizer: OptimizerSpec
+    groups: tuple[PlanGroup, ...]
+    names: tuple[str, ...]
+    _group_index: Sequence[int] = field(repr=False)
+    _combo_index: Sequence[int] = field(repr=False)
+    _combos: tuple[tuple[str, ...], ...] = field(repr=False)
+    _layers: Sequence[int] = field(repr=False)
+    _shapes: tuple[tuple[int, ...] | None, ...] = field(repr=False)
+    layer_names: tuple[str, ...] = ()
+
+    @property
+    def family(self) -> str:
+        """The optimizer family: ``sgd``, ``adam``, ``adamw``, ``rmsprop`` or ``adagrad``."""
+        return self.optimizer.type
+
+    @property
+    def decoupled_weight_decay(self) -> bool:
+        """True for adamw (``p *= 1 - lr*wd``); every other family adds ``wd*p`` to the gradient."""
+        return self.family == "adamw"
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {n: k for k, n in enumerate(self.names)}
+
+    def _pos(self, name: str) -> int:
+        try:
+            return self._position[name]
+        except KeyError:
+            raise KeyError(f"{name!r} is not a parameter of this plan") from None
+
+    def group_of(self, name: str) -> PlanGroup:
+        """The plan group of parameter ``name``."""
+        return self.groups[self._group_index[self._pos(name)]]
+
+    def param(self, name: str) -> ParamInfo:
+        """Everything known about how ``name`` was resolved."""
+        k = self._pos(name)
+        layer = self._layers[k]
+        return ParamInfo(
+            name=name,
+            group=self.groups[self._group_index[k]],
+            matched=self._combos[self._combo_index[k]],
+            layer=None if layer < 0 else int(layer),
+            shape=self._shapes[k],
+        )
+
+    def lr(self, name: str, t: int) -> float:
+        """The lr parameter ``name`` gets at update ``t`` (0.0 while frozen)."""
+        return self.group_of(name).lr_at(t)
+
+    def group(self, name: str) -> PlanGroup:
+        """The plan group called ``name``."""
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(f"no plan group {name!r}; groups: {', '.join(g.name for g in self.groups)}")
+
+    @property
+    def trainable_groups(self) -> tuple[PlanGroup, ...]:
+        """Groups that train at some point (everything but permanent freezes)."""
+        return tuple(g for g in self.groups if not g.frozen)
+
+    @property
+    def frozen_params(self) -> tuple[str, ...]:
+        """Names of permanently frozen parameters."""
+        return tuple(n for g in self.groups if g.frozen for n in g.params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data: ``{"optimizer": ..., "groups": [...], "params": {...}, ...}``."""
+        params: dict[str, Any] = {}
+        for k, name in enumerate(self.names):
+            layer = self._layers[k]
+            shape = self._shapes[k]
+            params[name] = {
+                "group": self.groups[self._group_index[k]].name,
+                "matched": list(self._combos[self._combo_index[k]]),
+                "layer": None if layer < 0 else int(layer),
+                "shape": None if shape is None else list(shape),
+            }
+        return {
+            "version": 1,
+            "optimizer": self.optimizer.model_dump(mode="json"),
+            "groups": [g.to_dict() for g in self.groups],
+            "layers": list(self.layer_names),
+            "params": params,
+        }
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the plan's content; equal plans have equal fingerprints."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
