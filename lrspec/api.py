@@ -26,7 +26,7 @@ def as_spec(spec: SpecLike) -> Spec:
     raise SpecError(f"expected a Spec, a dict or a path to a spec file, got {type(spec).__name__}")
 
 
-def compile(spec: SpecLike, model: Any, target: str = "torch", **options: Any) -> Any:  # noqa: A001
+def compile(spec: SpecLike, model: Any, target: str = "torch", **options: Any) -> Any:
     """Compile ``spec`` for ``model`` with the named target.
 
     Equivalent to ``get_target(target).compile(resolve(as_spec(spec), <model's parameters>), model, **options)``:

@@ -57,7 +57,7 @@ def mnist_cnn_torch(seed: int | None = 0) -> Any:
             self.fc1 = nn.Linear(7 * 7 * 40, 1024)
             self.fc2 = nn.Linear(1024, 10)
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
+        def forward(self, x: torch.Tensor) -> Any:
             x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
             x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
             x = torch.relu(self.fc1(torch.flatten(x, 1)))
@@ -103,7 +103,7 @@ def convnet6_torch(seed: int | None = 0) -> Any:
             self.conv5 = nn.Conv2d(16, 16, 3, padding=1)
             self.fc6 = nn.Linear(16 * 4 * 4, 10)
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
+        def forward(self, x: torch.Tensor) -> Any:
             x = torch.relu(self.conv1(x))
             x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
             x = torch.relu(self.conv3(x))
@@ -207,7 +207,7 @@ def transformer_torch(seed: int | None = 0) -> Any:
             self.fc1 = nn.Linear(d, 2 * d)
             self.fc2 = nn.Linear(2 * d, d)
 
-        def forward(self, h: torch.Tensor) -> torch.Tensor:
+        def forward(self, h: torch.Tensor) -> Any:
             return h + self.fc2(torch.relu(self.fc1(self.norm(h))))
 
     class TinyTransformer(nn.Module):
@@ -217,7 +217,7 @@ def transformer_torch(seed: int | None = 0) -> Any:
             self.blocks = nn.ModuleList([Block() for _ in range(TRANSFORMER_BLOCKS)])
             self.head = nn.Linear(d, TRANSFORMER_CLASSES)
 
-        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        def forward(self, tokens: torch.Tensor) -> Any:
             h = self.embed(tokens)
             for block in self.blocks:
                 h = block(h)
