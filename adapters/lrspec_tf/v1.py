@@ -1,0 +1,200 @@
+"""Target ``tf-v1``: torch's update rules as tf.compat.v1 graph ops.
+
+:meth:`CompiledV1.minimize` makes **one** ``tf.compat.v1.gradients`` call over the trainable
+variables (permanently frozen variables are never differentiated), splits the gradients by plan
+group, builds one apply op per group with the rules of :mod:`lrspec_tf.rules` and the group's lr
+tensor ``group.lr * m(t)`` (float64 schedule ops, :mod:`lrspec_tf.schedules`), combines them with
+``tf.group`` and then increments the clock once. The clock ``t`` is ``global_step`` when one is
+given (read before the increment, so the first update uses t = 0), else an internal int64
+variable ``<name>/iterations``. Per-variable state (slots and step counters) is created on the
+first call, non-trainable, in the global variables collection: run
+``tf.compat.v1.global_variables_initializer()`` after ``minimize``. Variables frozen until N are
+masked with ``tf.cond(t >= N, ...)``; a ``None`` gradient skips the variable (torch semantics).
+Works in a ``tf.Graph`` with ``tf.compat.v1.Session``, under ``disable_eager_execution()`` and,
+for convenience, eagerly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from lrspec.errors import TargetError
+from lrspec.plan import Plan, PlanGroup
+from lrspec_tf import rules
+from lrspec_tf._common import canonical_name, unknown_variable_error
+from lrspec_tf.compiled import describe_plan
+from lrspec_tf.schedules import ScheduleOp, schedule_op
+
+__all__ = ["CompiledV1"]
+
+
+def _read(v: Any) -> Any:
+    return tf.convert_to_tensor(v)
+
+
+def _assign(v: Any, value: Any) -> Any:
+    return tf.compat.v1.assign(v, value) if not hasattr(v, "handle") else v.assign(value, read_value=False)
+
+
+class CompiledV1:
+    """What ``lrspec.compile(..., target="tf-v1")`` returns.
+
+    ``trainable_variables``: the variables that are differentiated and updated (permanently
+    frozen ones removed); ``plan``; ``minimize(loss, global_step=None)`` and
+    ``apply_gradients(grads_and_vars, global_step=None)`` return the train op;
+    ``describe()`` summarises the plan.
+    """
+
+    def __init__(self, plan: Plan, variables: Sequence[Any], strategy: str = "multiplier",
+                 report: Sequence[str] = (), name: str = "lrspec") -> None:
+        self.plan = plan
+        self.strategy = strategy
+        self.report = list(report)
+        self._name = name
+        self._by_name: dict[str, Any] = {}
+        for v in variables:
+            self._by_name[canonical_name(v)] = v
+        frozen = set(plan.frozen_params)
+        self.trainable_variables: list[Any] = [v for v in variables if canonical_name(v) not in frozen]
+        self._group_of: dict[str, PlanGroup] = {n: plan.group_of(n) for n in self._by_name if n in set(plan.names)}
+        self._schedules: dict[str, ScheduleOp] = {g.name: schedule_op(g.schedule) for g in plan.groups}
+        self._state: dict[int, tuple[dict[str, Any], Any]] = {}
+        self._clock: Any = None
+        self.apply_ops_per_call = 0
+
+    # ------------------------------------------------------------------ state
+    def _get_clock(self) -> Any:
+        if self._clock is None:
+            with tf.init_scope(), tf.name_scope(self._name):
+                self._clock = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="iterations")
+        return self._clock
+
+    def _state_for(self, var: Any, group: PlanGroup) -> tuple[dict[str, Any], Any]:
+        key = id(var)
+        if key not in self._state:
+            family = self.plan.family
+            shape = var.shape
+            dtype = var.dtype.base_dtype
+            base = canonical_name(var).replace(".", "_")
+            slots: dict[str, Any] = {}
+            step = None
+            with tf.init_scope(), tf.name_scope(self._name):
+                for s in rules.slot_specs(family, group.hyperparameters):
+                    slots[s.name] = tf.Variable(tf.fill(shape, tf.constant(s.initial, dtype)), trainable=False,
+                                                name=f"{base}_{s.name}")
+                if rules.needs_step(family, group.hyperparameters):
+                    step = tf.Variable(tf.constant(0, tf.int64), trainable=False, name=f"{base}_step")
+            self._state[key] = (slots, step)
+        return self._state[key]
+
+    @property
+    def variables(self) -> list[Any]:
+        """The optimizer's own variables (clock, slots, step counters) created so far."""
+        out = [] if self._clock is None else [self._clock]
+        for slots, step in self._state.values():
+            out += list(slots.values()) + ([step] if step is not None else [])
+        return out
+
+    # ------------------------------------------------------------------ ops
+    def minimize(self, loss: Any, global_step: Any = None, name: str | None = None) -> Any:
+        """One ``tf.compat.v1.gradients`` pass over :attr:`trainable_variables`, then
+        :meth:`apply_gradients`. Returns the train op."""
+        if not self.trainable_variables:
+            raise TargetError("every variable is permanently frozen by the plan: nothing to minimize")
+        if tf.executing_eagerly():
+            raise TargetError(
+                "minimize(loss) needs graph mode (a tf.Graph or disable_eager_execution()); eagerly, compute "
+                "gradients with tf.GradientTape and call apply_gradients"
+            )
+        grads = tf.compat.v1.gradients(loss, self.trainable_variables)
+        return self.apply_gradients(zip(grads, self.trainable_variables), global_step=global_step, name=name)
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Any]], global_step: Any = None,
+                        name: str | None = None) -> Any:
+        """Apply torch's rule to every (gradient, variable) pair with a gradient, one ``tf.group``
+        per plan group, then increment the clock (``global_step`` if given) once."""
+        pairs = list(grads_and_vars)
+        frozen = set(self.plan.frozen_params)
+        by_group: dict[str, list[tuple[Any, Any]]] = {}
+        for g, v in pairs:
+            n = canonical_name(v)
+            if n not in self._group_of:
+                raise unknown_variable_error(n, self.plan.names, "tf-v1 apply_gradients")
+            if n in frozen or g is None:
+                continue
+            by_group.setdefault(self._group_of[n].name, []).append((g, v))
+        if not by_group:
+            raise TargetError("apply_gradients: no variable has a gradient (or all are frozen)")
+        clock = global_step if global_step is not None else self._get_clock()
+        with tf.name_scope(name or self._name):
+            t = tf.cast(_read(clock), tf.int64)
+            group_ops = []
+            for gname, gv in by_group.items():
+                group = self.plan.group(gname)
+                group_ops.append(self._apply_group(group, gv, t))
+            update = tf.group(*group_ops, name="update")
+            self.apply_ops_per_call = len(group_ops)
+            with tf.control_dependencies([update]):
+                inc = tf.compat.v1.assign_add(clock, tf.constant(1, clock.dtype.base_dtype)) \
+                    if not hasattr(clock, "handle") else clock.assign_add(tf.constant(1, clock.dtype.base_dtype))
+            with tf.control_dependencies([inc]):
+                return tf.group(update, name="train_op")
+
+    def _apply_group(self, group: PlanGroup, gv: list[tuple[Any, Any]], t: Any) -> Any:
+        family = self.plan.family
+        sched = self._schedules[group.name](t)
+        base = float(self.plan.optimizer.lr)
+        if self.strategy == "gradient-scale":
+            lr = tf.constant(base, tf.float64) * sched
+            mult = group.lr / base
+        else:
+            lr = tf.constant(group.lr, tf.float64) * sched
+            mult = 1.0
+        ops = []
+        for grad, var in gv:
+            slots, step_var = self._state_for(var, group)
+            if isinstance(grad, tf.IndexedSlices):
+                grad = tf.convert_to_tensor(grad)
+            grad = tf.cast(grad, var.dtype.base_dtype)
+            if mult != 1.0:
+                grad = grad * tf.constant(mult, grad.dtype)
+
+            def update(var: Any = var, grad: Any = grad, slots: dict[str, Any] = slots, step_var: Any = step_var) -> Any:
+                step = new_step = None
+                if step_var is not None:
+                    new_step = _read(step_var) + 1
+                    step = tf.cast(new_step, tf.float64)
+                fused = rules.fused_apply(family, var, grad, slots, lr, step, group.weight_decay, group.hyperparameters)
+                if fused is not None:
+                    assigns = list(fused) + ([_assign(step_var, new_step)] if step_var is not None else [])
+                    if tf.executing_eagerly():
+                        return tf.constant(True)
+                    with tf.control_dependencies([a for a in assigns if a is not None]):
+                        return tf.constant(True)
+                state = {k: _read(s) for k, s in slots.items()}
+                p_new, st_new = rules.apply_rule(family, _read(var), grad, state, lr, step, group.weight_decay,
+                                                 group.hyperparameters)
+                assigns = [_assign(var, p_new)] + [_assign(slots[k], val) for k, val in st_new.items()]
+                if step_var is not None:
+                    assigns.append(_assign(step_var, new_step))
+                if tf.executing_eagerly():
+                    return tf.constant(True)
+                with tf.control_dependencies([a for a in assigns if a is not None]):
+                    return tf.constant(True)
+
+            if group.frozen_until is not None:
+                ops.append(tf.cond(t >= tf.constant(int(group.frozen_until), tf.int64), update,
+                                   lambda: tf.constant(False)))
+            else:
+                ops.append(update())
+        return tf.group(*ops, name=f"apply_{len(ops)}")
+
+    def describe(self) -> str:
+        """A human-readable summary of the plan and how it is applied."""
+        return describe_plan(self.plan, f"lrspec target 'tf-v1' ({self.strategy})", self.report)
+
+    def __repr__(self) -> str:
+        return f"CompiledV1(strategy={self.strategy!r}, variables={len(self.trainable_variables)}, groups={len(self.plan.groups)})"
