@@ -45,21 +45,54 @@ _SpecLoader.yaml_implicit_resolvers = {
 _SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
 
 
-def _positions(node: yaml.Node, path: Path, out: dict[Path, tuple[int, int]], dupes: list[tuple[Path, int, int]]) -> None:
-    out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            child = path + (key,)
-            if key in seen:
-                dupes.append((child, key_node.start_mark.line + 1, key_node.start_mark.column + 1))
-            seen.add(key)
-            _positions(value_node, child, out, dupes)
-            out[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-    elif isinstance(node, yaml.SequenceNode):
-        for k, item in enumerate(node.value):
-            _positions(item, path + (k,), out, dupes)
+MAX_NODES = 100_000
+"""Largest document accepted, in nodes after expanding aliases (guards against alias bombs)."""
+
+
+def _positions(
+    root: yaml.Node, out: dict[Path, tuple[int, int]], dupes: list[tuple[Path, int, int]], file: str | None
+) -> None:
+    """Record the (line, column) of every key and value, and every duplicate key.
+
+    Raises SpecError for a recursive alias or a document that expands to more than
+    :data:`MAX_NODES` nodes (a "billion laughs" alias bomb), before anything is constructed.
+    """
+    count = 0
+    active: set[int] = set()
+
+    def fail(node: yaml.Node, message: str) -> SpecError:
+        return SpecError(
+            Problem("", message, file=file, line=node.start_mark.line + 1, column=node.start_mark.column + 1),
+            file=file,
+        )
+
+    def walk(node: yaml.Node, path: Path) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_NODES:
+            raise fail(node, f"the document is too large (more than {MAX_NODES} nodes once aliases are expanded)")
+        if id(node) in active:
+            raise fail(node, "recursive alias: a node contains itself")
+        out.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            active.add(id(node))
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                child = (*path, key)
+                if key in seen:
+                    dupes.append((child, key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+                seen.add(key)
+                out[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                walk(value_node, child)
+            active.discard(id(node))
+        elif isinstance(node, yaml.SequenceNode):
+            active.add(id(node))
+            for k, item in enumerate(node.value):
+                walk(item, (*path, k))
+            active.discard(id(node))
+
+    walk(root, ())
 
 
 def _yaml_error(exc: yaml.YAMLError, file: str | None) -> SpecError:
@@ -80,48 +113,73 @@ def _compose(text: str) -> yaml.Node | None:
         loader.dispose()
 
 
-def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tuple[Any, dict[Path, tuple[int, int]]]:
-    """Parse spec text into plain data and a map path -> (line, column). No validation."""
+def _duplicate_error(dupes: list[tuple[Path, int, int]], file: str | None) -> SpecError:
+    return SpecError(
+        [
+            Problem(_fmt(p), f"duplicate key {p[-1]!r} (the parser would silently keep the last one)", file=file, line=ln, column=col)
+            for p, ln, col in dupes
+        ],
+        file=file,
+    )
+
+
+def _parse_json(text: str, file: str | None) -> tuple[Any, dict[Path, tuple[int, int]]]:
     positions: dict[Path, tuple[int, int]] = {}
     dupes: list[tuple[Path, int, int]] = []
-    if fmt == "json":
-        def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for k, v in pairs:
-                if k in out:
-                    raise ValueError(f"duplicate key {k!r}")
-                out[k] = v
-            return out
 
-        def no_constant(name: str) -> Any:
-            raise ValueError(f"{name} is not a valid number in a spec")
+    def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                raise ValueError(f"duplicate key {k!r}")
+            out[k] = v
+        return out
 
-        try:
-            data = json.loads(text, object_pairs_hook=no_dupes, parse_constant=no_constant)
-        except json.JSONDecodeError as exc:
-            raise SpecError(Problem("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno), file=file) from None
-        except ValueError as exc:
-            raise SpecError(Problem("", f"invalid JSON: {exc}", file=file), file=file) from None
-        try:
-            node = _compose(text)
-        except yaml.YAMLError:
-            node = None
+    if not text.strip():
+        raise SpecError(Problem("", "the file is empty", file=file), file=file)
+    try:
+        # NaN/Infinity parse as floats so that validation reports them at their field
+        data = json.loads(text, object_pairs_hook=no_dupes)
+    except json.JSONDecodeError as exc:
+        raise SpecError(Problem("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno), file=file) from None
+    except ValueError as exc:
+        failure: str = str(exc)
+    else:
+        failure = ""
+    # positions: JSON is (almost) YAML flow syntax; tabs are not allowed there, so blank them
+    # (same offsets, so the same line:col)
+    try:
+        node = _compose(text.replace("\t", " "))
         if node is not None:
-            _positions(node, (), positions, dupes)
-        return data, positions
+            _positions(node, positions, dupes, file)
+    except (yaml.YAMLError, RecursionError, SpecError):
+        positions, dupes = {}, []
+    if dupes:
+        raise _duplicate_error(dupes, file)
+    if failure:
+        raise SpecError(Problem("", f"invalid JSON: {failure}", file=file), file=file)
+    return data, positions
+
+
+def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tuple[Any, dict[Path, tuple[int, int]]]:
+    """Parse spec text into plain data and a map path -> (line, column). No validation.
+
+    ``fmt`` is ``"yaml"`` or ``"json"``. Raises SpecError for syntax errors, duplicate keys,
+    YAML tags, recursive aliases and alias bombs, an empty document.
+    """
+    if fmt == "json":
+        return _parse_json(text, file)
+    if fmt != "yaml":
+        raise ValueError(f"fmt must be 'yaml' or 'json', not {fmt!r}")
+    positions: dict[Path, tuple[int, int]] = {}
+    dupes: list[tuple[Path, int, int]] = []
     try:
         node = _compose(text)
         if node is None:
             raise SpecError(Problem("", "the file is empty", file=file), file=file)
-        _positions(node, (), positions, dupes)
+        _positions(node, positions, dupes, file)
         if dupes:
-            raise SpecError(
-                [
-                    Problem(_fmt(p), f"duplicate key {p[-1]!r} (YAML would silently keep the last one)", file=file, line=ln, column=col)
-                    for p, ln, col in dupes
-                ],
-                file=file,
-            )
+            raise _duplicate_error(dupes, file)
         loader = _SpecLoader("")
         try:
             data = loader.construct_document(node)
@@ -129,6 +187,8 @@ def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tupl
             loader.dispose()
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file) from None
+    except RecursionError:
+        raise SpecError(Problem("", "invalid YAML: nested too deeply", file=file), file=file) from None
     return data, positions
 
 
@@ -164,3 +224,4 @@ def load(path: str | os.PathLike[str]) -> Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(Problem("", f"cannot read file: {exc}", file=name), file=name) from None
     return load_text(text, fmt="json" if suffix == ".json" else "yaml", file=name)
+

@@ -17,14 +17,15 @@ import difflib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lrspec.errors import ResolveError
-from lrspec.patterns import NameIndex, Pattern, compile_pattern
+from lrspec.patterns import NameIndex, compile_pattern
 from lrspec.plan import Plan, PlanGroup
-from lrspec.spec import FAMILY_HYPERPARAMETERS, ConstantSchedule, FreezeUntil, Spec
+from lrspec.spec import FAMILY_HYPERPARAMETERS, ConstantSchedule, FreezeUntil, Group, Spec
 
 __all__ = ["normalize_params", "resolve"]
 
@@ -32,30 +33,43 @@ Shape = tuple[int, ...]
 
 
 def normalize_params(params: Iterable[str] | Mapping[str, Any]) -> tuple[list[str], list[Shape | None]]:
-    """Names (and shapes, if a mapping name -> shape was given), validated."""
-    names: list[str] = []
-    shapes: list[Shape | None] = []
+    """Names (and shapes, if a mapping name -> shape was given), validated.
+
+    Raises ResolveError for a string instead of an iterable, a name that is not a non-empty
+    string without newlines, a name listed twice, or a shape that is not a sequence of ints.
+    """
+    if isinstance(params, (str, bytes)):
+        raise ResolveError("params must be an iterable of names or a mapping name -> shape, not a string")
     if isinstance(params, Mapping):
-        items: Iterable[tuple[Any, Any]] = params.items()
+        names = list(params.keys())
+        raw_shapes: list[Any] = list(params.values())
     else:
-        if isinstance(params, (str, bytes)):
-            raise ResolveError("params must be an iterable of names or a mapping name -> shape, not a string")
-        items = ((p, None) for p in params)
-    seen: set[str] = set()
-    for name, shape in items:
-        if not isinstance(name, str) or not name or "\n" in name:
-            raise ResolveError(f"invalid parameter name {name!r}: names must be non-empty strings without newlines")
-        if name in seen:
-            raise ResolveError(f"parameter name {name!r} is listed twice")
-        seen.add(name)
-        names.append(name)
+        names = list(params)
+        raw_shapes = [None] * len(names)
+    # fast checks in C first; the loop only runs to name the culprit
+    name_set = set(names) if set(map(type, names)) <= {str} else None
+    if name_set is None or "" in name_set or "\n".join(names).count("\n") != max(len(names) - 1, 0):
+        for name in names:
+            if not isinstance(name, str) or not name or "\n" in name:
+                raise ResolveError(f"invalid parameter name {name!r}: names must be non-empty strings without newlines")
+    if name_set is not None and len(name_set) != len(names):
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ResolveError(f"parameter name {name!r} is listed twice")
+            seen.add(name)
+    shapes: list[Shape | None] = []
+    for name, shape in zip(names, raw_shapes):
         if shape is None:
             shapes.append(None)
-        else:
-            try:
-                shapes.append(tuple(int(d) for d in shape))
-            except (TypeError, ValueError):
-                raise ResolveError(f"invalid shape for {name!r}: {shape!r}") from None
+            continue
+        try:
+            dims = tuple(int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise ResolveError(f"invalid shape for {name!r}: {shape!r}") from None
+        if any(d < 0 for d in dims):
+            raise ResolveError(f"invalid shape for {name!r}: {shape!r} (negative dimension)")
+        shapes.append(dims)
     return names, shapes
 
 
@@ -72,38 +86,37 @@ def _names_hint(names: Sequence[str], pattern: str) -> str:
 
 
 def _layer_depths(spec: Spec, names: Sequence[str], index: NameIndex) -> tuple[np.ndarray, list[str], list[str]]:
-    """Per-name layer depth (-1: no layer) and the expanded layer labels, input side first."""
+    """Per-name layer depth (-1: no layer) and the expanded layer labels, input side first.
+
+    Patterns are tried in order; the first that matches a name decides its layer. A ``{i}``
+    pattern expands to one layer per distinct integer found (ascending, among the names it
+    decides), labelled with ``{i}`` replaced by the integer.
+    """
     depth = np.full(len(names), -1, dtype=np.int64)
     errors: list[str] = []
     if spec.layer_decay is None:
         return depth, [], errors
-    assigned = np.zeros(len(names), dtype=bool)
-    per_pattern: list[tuple[Pattern, list[int], dict[int, int]]] = []
+    labels: list[str] = []
     for j, source in enumerate(spec.layer_decay.layers):
         pattern = compile_pattern(source, allow_index=True)
-        hits = [k for k in index.matches(pattern) if not assigned[k]]
-        if not index.matches(pattern):
-            errors.append(f"layer_decay.layers[{j}]: pattern {source!r} matches no parameter" + _names_hint(names, source))
-        indices: dict[int, int] = {}
         if pattern.has_index:
-            for k in hits:
-                i = pattern.index_of(names[k])
-                assert i is not None
-                indices[k] = i
-        assigned[hits] = True
-        per_pattern.append((pattern, hits, indices))
-    labels: list[str] = []
-    for pattern, hits, indices in per_pattern:
-        if pattern.has_index:
-            found = sorted(set(indices.values()))
-            rank = {i: len(labels) + r for r, i in enumerate(found)}
-            labels += [pattern.source.replace("{i}", str(i)) for i in found]
-            for k in hits:
-                depth[k] = rank[indices[k]]
+            rows, values = index.match_indices(pattern)
         else:
-            if hits:
-                depth[hits] = len(labels)
-            labels.append(pattern.source)
+            rows, values = index.match_array(pattern), None
+        if len(rows) == 0:
+            errors.append(f"layer_decay.layers[{j}]: pattern {source!r} matches no parameter" + _names_hint(names, source))
+            continue
+        free = depth[rows] < 0  # names an earlier pattern decided keep their layer
+        rows = rows[free]
+        if values is None:
+            if len(rows):
+                depth[rows] = len(labels)
+                labels.append(source)
+            continue
+        values = values[free]
+        found = np.unique(values)
+        depth[rows] = len(labels) + np.searchsorted(found, values)
+        labels += [source.replace("{i}", str(int(i))) for i in found]
     return depth, labels, errors
 
 
@@ -116,12 +129,25 @@ def _freeze_of(value: Any) -> tuple[bool, int | None]:
     return False, None
 
 
+def _first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct key in first-appearance order, id of each row's key in that order)."""
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inverse.ravel()]
+
+
 def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
     """Resolve ``spec`` against parameter names (or a mapping name -> shape) into a Plan.
 
-    Raises :class:`lrspec.ResolveError` when a pattern of a non-optional group matches no
-    parameter, when ``unmatched: error`` and some parameter matches no group, or when the
-    effective hyperparameters of a parameter are invalid (e.g. nesterov without momentum).
+    Raises :class:`lrspec.ResolveError` when a pattern of a non-optional group (or a
+    layer-decay pattern) matches no parameter, when ``unmatched: error`` and some parameter
+    matches no group, or when the effective hyperparameters of a parameter are invalid
+    (e.g. nesterov without momentum). All such problems are reported together.
+
+    Cost: one regex scan per pattern over all names, then the cascade once per distinct set
+    of matched groups; linear in the number of names.
     """
     if not isinstance(spec, Spec):
         raise TypeError(f"resolve() needs a lrspec.Spec, got {type(spec).__name__}; use lrspec.load() first")
@@ -135,8 +161,8 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
     errors: list[str] = []
     for gi, group in enumerate(groups):
         for j, source in enumerate(group.params):
-            hits = index.matches(compile_pattern(source))
-            if hits:
+            hits = index.match_array(compile_pattern(source))
+            if len(hits):
                 matched[hits, gi] = True
             elif not group.optional:
                 errors.append(
@@ -157,47 +183,65 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
     if errors:
         raise ResolveError("cannot resolve the spec:\n  " + "\n  ".join(errors) if len(errors) > 1 else errors[0])
 
-    # distinct (matched groups, depth) combinations, in first-appearance order
-    packed = np.packbits(matched, axis=1)
-    keys = np.concatenate([packed, depth.astype("<i8").view(np.uint8).reshape(n, 8)], axis=1)
-    keys = np.ascontiguousarray(keys).view(np.dtype((np.void, keys.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    combo_of_name = rank[inverse.ravel()]
+    # 1. distinct sets of matched groups ("matches"), then the cascade once per set
+    packed = np.ascontiguousarray(np.packbits(matched, axis=1))
+    match_keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    match_rows, match_of_name = _first_appearance(match_keys)
+    rules = [_Rule.of(spec, g) for g in groups]
+    bases: list[_Settings] = []
+    for row in match_rows:
+        gis = np.flatnonzero(matched[int(row), : len(groups)]).tolist()
+        bases.append(_cascade(spec, rules, gis))
 
+    # 2. distinct (matches, layer) combinations; layer decay scales the cascade's lr
     num_layers = len(layer_labels)
-    settings_to_group: dict[str, int] = {}
-    built: list[dict[str, Any]] = []
-    combo_group: list[int] = []
-    combos: list[tuple[str, ...]] = []
-    for c in order:
-        row = int(first[c])
-        gis = [gi for gi in range(len(groups)) if matched[row, gi]]
-        d = int(depth[row])
-        settings = _cascade(spec, gis, d, num_layers)
-        key = json.dumps(settings["key"], sort_keys=True, default=str)
-        if key not in settings_to_group:
-            settings_to_group[key] = len(built)
-            built.append({**settings, "sources": set(gis), "depths": {d}})
-        else:
-            b = built[settings_to_group[key]]
-            b["sources"].update(gis)
-            b["depths"].add(d)
-        combo_group.append(settings_to_group[key])
-        combos.append(tuple(groups[gi].name for gi in gis))
+    combo_keys = match_of_name.astype(np.int64) * (num_layers + 1) + (depth + 1)
+    combo_rows, combo_of_name = _first_appearance(combo_keys)
+    combo_match = match_of_name[combo_rows]
+    combo_depth = depth[combo_rows]
+    rate = spec.layer_decay.rate if spec.layer_decay is not None else 1.0
+    base_lr = np.array([b.lr for b in bases], dtype=np.float64)
+    base_frozen = np.array([b.frozen for b in bases], dtype=bool)
+    factor = np.ones(len(combo_rows), dtype=np.float64)
+    decayed = (combo_depth >= 0) & ~base_frozen[combo_match]
+    # math.pow per distinct exponent (bit-identical to the scalar formula)
+    powers = np.array([math.pow(rate, num_layers - 1 - d) for d in range(num_layers)], dtype=np.float64)
+    factor[decayed] = powers[combo_depth[decayed]]
+    combo_lr = base_lr[combo_match] * factor
 
-    group_of_name = np.asarray(combo_group, dtype=np.int64)[combo_of_name]
+    # 3. plan groups = distinct (settings without lr, lr after layer decay), first appearance
+    key_ids: dict[tuple[Any, ...], int] = {}
+    base_key = np.array([key_ids.setdefault(b.key, len(key_ids)) for b in bases], dtype=np.int64)
+    group_keys = np.empty(len(combo_rows), dtype=[("k", np.int64), ("lr", np.float64)])
+    group_keys["k"] = base_key[combo_match]
+    group_keys["lr"] = combo_lr + 0.0  # -0.0 -> 0.0
+    group_first, group_of_combo = _first_appearance(group_keys)
+    num_groups = len(group_first)
+
+    group_of_name = group_of_combo[combo_of_name]
     by_group = np.argsort(group_of_name, kind="stable")
-    counts = np.bincount(group_of_name, minlength=len(built))
-    bounds = np.concatenate([[0], np.cumsum(counts)])
+    counts = np.bincount(group_of_name, minlength=num_groups)
+    bounds = [0, *np.cumsum(counts).tolist()]
+    sorted_names = list(map(names.__getitem__, by_group.tolist()))
+
+    # sources and layer of each plan group, over the combos it merges
+    sources_of: list[set[int]] = [set() for _ in range(num_groups)]
+    depths_of: list[set[int]] = [set() for _ in range(num_groups)]
+    for g, m, d in zip(group_of_combo.tolist(), combo_match.tolist(), combo_depth.tolist()):
+        sources_of[g].update(bases[m].gis)
+        depths_of[g].add(d)
+    source_names: dict[frozenset[int], tuple[str, ...]] = {}
     plan_groups: list[PlanGroup] = []
     used: set[str] = set()
-    for g, b in enumerate(built):
-        members = tuple(names[k] for k in by_group[bounds[g] : bounds[g + 1]])
-        sources = tuple(groups[gi].name for gi in sorted(b["sources"]))
-        layer = next(iter(b["depths"])) if len(b["depths"]) == 1 and -1 not in b["depths"] else None
+    for g, first_combo in enumerate(group_first.tolist()):
+        base = bases[int(combo_match[first_combo])]
+        members = tuple(sorted_names[bounds[g] : bounds[g + 1]])
+        key = frozenset(sources_of[g])
+        sources = source_names.get(key)
+        if sources is None:
+            sources = source_names[key] = tuple(groups[gi].name for gi in sorted(key))
+        depths = depths_of[g]
+        layer = next(iter(depths)) if len(depths) == 1 and -1 not in depths else None
         name = _group_name(sources, layer, used)
         used.add(name)
         plan_groups.append(
@@ -205,15 +249,16 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
                 name=name,
                 params=members,
                 sources=sources,
-                lr=b["lr"],
-                weight_decay=b["weight_decay"],
-                hyperparameters=b["hyperparameters"],
-                schedule=b["schedule"],
-                frozen=b["frozen"],
-                frozen_until=b["frozen_until"],
+                lr=float(combo_lr[first_combo]),
+                weight_decay=base.weight_decay,
+                hyperparameters=dict(base.hyperparameters),
+                schedule=base.schedule,
+                frozen=base.frozen,
+                frozen_until=base.frozen_until,
                 layer=layer,
             )
         )
+    combos = tuple(bases[m].names for m in combo_match.tolist())
     return Plan(
         optimizer=spec.optimizer,
         groups=tuple(plan_groups),
@@ -242,42 +287,79 @@ def _group_name(sources: tuple[str, ...], layer: int | None, used: set[str]) -> 
     return name
 
 
-def _cascade(spec: Spec, gis: list[int], depth: int, num_layers: int) -> dict[str, Any]:
-    """Effective settings of a parameter matched by spec groups ``gis`` at layer ``depth``."""
+def _schedule_key(schedule: Any) -> str:
+    return json.dumps(schedule.model_dump(mode="json"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What one spec group sets, precomputed once per resolve."""
+
+    group: Group
+    lr: float | None
+    lr_mult: float | None
+    weight_decay: float | None
+    decay_mult: float | None
+    hyperparameters: dict[str, Any]
+
+    @staticmethod
+    def of(spec: Spec, group: Group) -> _Rule:
+        return _Rule(group, group.lr, group.lr_mult, group.weight_decay, group.decay_mult, group.hyperparameters_set())
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Effective settings of a set of matched groups, before layer decay."""
+
+    gis: tuple[int, ...]
+    names: tuple[str, ...]
+    lr: float
+    weight_decay: float
+    hyperparameters: dict[str, Any]
+    schedule: Any
+    frozen: bool
+    frozen_until: int | None
+    key: tuple[Any, ...]
+
+
+def _cascade(spec: Spec, rules: list[_Rule], gis: list[int]) -> _Settings:
+    """Effective settings of a parameter matched by spec groups ``gis`` (file order), before
+    layer decay: each setting from the last matching group that sets it, else the optimizer's
+    (or the default schedule)."""
     opt = spec.optimizer
     family = opt.type
     lr = opt.lr
     wd = opt.weight_decay
     freeze: Any = None
-    schedule = spec.schedule
+    schedule: Any = spec.schedule
     hyper: dict[str, Any] = {h: getattr(opt, h) for h in FAMILY_HYPERPARAMETERS[family]}
     setters: dict[str, str] = {}
     for gi in gis:
-        g = spec.groups[gi]
-        if g.lr is not None:
-            lr = g.lr
-        elif g.lr_mult is not None:
-            lr = opt.lr * g.lr_mult
-        if g.weight_decay is not None:
-            wd = g.weight_decay
-        elif g.decay_mult is not None:
-            wd = opt.weight_decay * g.decay_mult
+        rule = rules[gi]
+        g = rule.group
+        if rule.lr is not None:
+            lr = rule.lr
+        elif rule.lr_mult is not None:
+            lr = opt.lr * rule.lr_mult
+        if rule.weight_decay is not None:
+            wd = rule.weight_decay
+        elif rule.decay_mult is not None:
+            wd = opt.weight_decay * rule.decay_mult
         if g.freeze is not None:
             freeze = g.freeze
         if g.schedule is not None:
             schedule = g.schedule
-        for h, v in g.hyperparameters_set().items():
+        for h, v in rule.hyperparameters.items():
             hyper[h] = v
             setters[h] = g.name
     if not gis and spec.unmatched == "freeze":
         freeze = True
-    if spec.layer_decay is not None and depth >= 0:
-        lr = lr * math.pow(spec.layer_decay.rate, num_layers - 1 - depth)
+    names = tuple(spec.groups[gi].name for gi in gis)
     if family == "sgd" and hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
         who = ", ".join(sorted({setters.get(h, "optimizer") for h in ("momentum", "dampening", "nesterov")}))
         raise ResolveError(
             f"nesterov needs momentum > 0 and dampening = 0, but parameters matched by groups "
-            f"{[spec.groups[gi].name for gi in gis]} get momentum={hyper['momentum']}, "
+            f"{list(names)} get momentum={hyper['momentum']}, "
             f"dampening={hyper['dampening']} (set by: {who})"
         )
     permanent, until = _freeze_of(freeze)
@@ -285,20 +367,11 @@ def _cascade(spec: Spec, gis: list[int], depth: int, num_layers: int) -> dict[st
         lr, wd = 0.0, 0.0
         hyper = {h: getattr(opt, h) for h in FAMILY_HYPERPARAMETERS[family]}
         schedule = ConstantSchedule(type="constant")
-    key = {
-        "frozen": permanent,
-        "until": until,
-        "lr": repr(lr),
-        "wd": repr(wd),
-        "hyper": {k: list(v) if isinstance(v, tuple) else v for k, v in hyper.items()},
-        "schedule": schedule.model_dump(mode="json"),
-    }
-    return {
-        "key": key,
-        "lr": float(lr),
-        "weight_decay": float(wd),
-        "hyperparameters": hyper,
-        "schedule": schedule,
-        "frozen": permanent,
-        "frozen_until": until,
-    }
+    key = (
+        permanent,
+        until,
+        float(wd),
+        tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in sorted(hyper.items())),
+        _schedule_key(schedule),
+    )
+    return _Settings(tuple(gis), names, float(lr), float(wd), hyper, schedule, permanent, until, key)

@@ -14,13 +14,14 @@ import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
 from lrspec.errors import Problem, SpecError
 from lrspec.patterns import PatternError, compile_pattern
-from lrspec.spec import FAMILY_HYPERPARAMETERS, Spec
+from lrspec.spec import FAMILY_HYPERPARAMETERS, FreezeUntil, Spec
 
 Path = tuple[str | int, ...]
 Positions = Mapping[Path, tuple[int, int]]
@@ -55,104 +56,22 @@ def make_problem(path: Path, message: str, file: str | None, positions: Position
 # ------------------------------------------------------------------ pydantic error mapping
 
 
-def _data_path(data: Any, loc: Sequence[str | int]) -> Path:
-    """Keep the loc elements that are real keys/indices of ``data``; drop union tags."""
-    out: list[str | int] = []
-    cur: Any = data
-    for part in loc:
-        if isinstance(part, int) and isinstance(cur, list) and 0 <= part < len(cur):
-            out.append(part)
-            cur = cur[part]
-        elif isinstance(part, str) and isinstance(cur, dict) and part in cur:
-            out.append(part)
-            cur = cur[part]
-        elif isinstance(part, str) and isinstance(cur, dict):
-            # a missing key, or a union tag: a tag names a type, not a key
-            if part in _all_field_names():
-                out.append(part)
-                cur = None
-        else:
-            cur = None
-    return tuple(out)
+@dataclass
+class _Walk:
+    """Where a pydantic error location points in the spec.
 
+    ``path``: the user-facing path (union tags dropped); ``model``: the spec model at the
+    end of the location, if any; ``union``: the members of the tagged union at the end of
+    the location, if the location ends on one (e.g. a schedule whose ``type`` is bad).
+    """
 
-_FIELD_NAMES: set[str] | None = None
-
-
-def _all_field_names() -> set[str]:
-    global _FIELD_NAMES
-    if _FIELD_NAMES is None:
-        names: set[str] = set()
-        for model in _iter_models(Spec, set()):
-            names.update(model.model_fields)
-        _FIELD_NAMES = names
-    return _FIELD_NAMES
-
-
-def _iter_models(tp: Any, seen: set[Any]) -> list[type[BaseModel]]:
-    out: list[type[BaseModel]] = []
-    for model in _models_in(tp):
-        if model in seen:
-            continue
-        seen.add(model)
-        out.append(model)
-        for field in model.model_fields.values():
-            out += _iter_models(field.annotation, seen)
-    return out
-
-
-def _models_in(tp: Any) -> list[type[BaseModel]]:
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [tp]
-    origin = typing.get_origin(tp)
-    if origin is typing.Annotated:
-        return _models_in(typing.get_args(tp)[0])
-    out: list[type[BaseModel]] = []
-    for arg in typing.get_args(tp):
-        out += _models_in(arg)
-    return out
-
-
-def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
-    """The spec model class at pydantic location ``loc`` (which includes union tags)."""
-    current: Any = Spec
-    for part in loc:
-        current = _strip(current)
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
-            continue
-        origin = typing.get_origin(current)
-        if origin in (list, tuple) and isinstance(part, int):
-            current = typing.get_args(current)[0]
-            continue
-        if origin in (Union, types.UnionType):
-            chosen = None
-            for member in typing.get_args(current):
-                for model in _models_in(member):
-                    type_field = model.model_fields.get("type")
-                    tags = typing.get_args(type_field.annotation) if type_field else ()
-                    if part in tags or part == model.__name__:
-                        chosen = model
-            if part == "until":
-                from lrspec.spec import FreezeUntil
-
-                chosen = FreezeUntil
-            if chosen is None:
-                return None
-            current = chosen
-            continue
-        return None
-    current = _strip(current)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return current
-    return None
+    path: Path
+    model: type[BaseModel] | None
+    union: tuple[type[BaseModel], ...]
 
 
 def _strip(tp: Any) -> Any:
-    """Unwrap Annotated and Optional[X] to X."""
+    """Unwrap ``Annotated[X, ...]`` and ``Optional[X]`` to ``X`` (repeatedly)."""
     while True:
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
@@ -164,9 +83,83 @@ def _strip(tp: Any) -> Any:
                 tp = args[0]
                 continue
             if len(args) < len(typing.get_args(tp)):
-                tp = Union[tuple(args)]  # noqa: UP007
+                tp = Union[tuple(args)]
                 continue
         return tp
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The spec models a (possibly annotated / union) type can hold."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _models_in(typing.get_args(tp)[0])
+    out: list[type[BaseModel]] = []
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            out += _models_in(arg)
+    return out
+
+
+def _tags_of(model: type[BaseModel]) -> tuple[str, ...]:
+    type_field = model.model_fields.get("type")
+    if type_field is None:
+        return ()
+    return tuple(str(a) for a in typing.get_args(type_field.annotation))
+
+
+def _walk(loc: Sequence[str | int]) -> _Walk:
+    """Follow a pydantic location through the spec's types, dropping union tags
+    (``("schedule", "sequence", "schedules", 0, "step", "gamma")`` ->
+    ``("schedule", "schedules", 0, "gamma")``)."""
+    path: list[str | int] = []
+    current: Any = Spec
+    for part in loc:
+        if current is None:  # below an unknown key: keep the rest verbatim
+            path.append(part)
+            continue
+        current = _strip(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            path.append(part)
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field is not None else None
+            continue
+        origin = typing.get_origin(current)
+        if origin is list and isinstance(part, int):
+            path.append(part)
+            current = typing.get_args(current)[0]
+            continue
+        if origin is tuple and isinstance(part, int):
+            path.append(part)
+            args = typing.get_args(current)
+            current = args[part] if part < len(args) else None
+            continue
+        if origin in (Union, types.UnionType):
+            # a union tag: it names a member, it is not a key of the data
+            chosen: Any = None
+            for member in typing.get_args(current):
+                for model in _models_in(member):
+                    if part in _tags_of(model) or (part == "until" and model is FreezeUntil):
+                        chosen = model
+            current = chosen
+            if chosen is None and part not in ("bool",):
+                path.append(part)
+            continue
+        path.append(part)
+        current = None
+    end = _strip(current) if current is not None else None
+    end_model: type[BaseModel] | None = end if isinstance(end, type) and issubclass(end, BaseModel) else None
+    union: tuple[type[BaseModel], ...] = ()
+    if end is not None and typing.get_origin(end) in (Union, types.UnionType):
+        union = tuple(m for m in _models_in(end) if _tags_of(m))
+    return _Walk(tuple(path), end_model, union)
+
+
+_OPTIMIZER_MODELS: tuple[type[BaseModel], ...] = tuple(
+    _models_in(typing.get_type_hints(Spec, include_extras=True)["optimizer"])
+)
+_ALL_HYPERPARAMETERS = frozenset(h for names in FAMILY_HYPERPARAMETERS.values() for h in names)
 
 
 def _suggest(word: str, options: Sequence[str]) -> str:
@@ -206,24 +199,36 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _message(err: Mapping[str, Any]) -> str:
+def _message(err: Mapping[str, Any], walk: _Walk) -> str:
+    """A plain-English message for one pydantic error at the (already cleaned) ``walk``."""
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input")
     loc = err["loc"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        model = _model_at(loc[:-1])
+        parent = _walk(loc[:-1])
+        model = parent.model
         allowed = sorted(model.model_fields) if model else []
+        family = _tags_of(model)[0] if model is not None and model in _OPTIMIZER_MODELS else None
+        if family is not None and key in _ALL_HYPERPARAMETERS:
+            return (
+                f"{key!r} is not a hyperparameter of {family} "
+                f"(it has: {', '.join(FAMILY_HYPERPARAMETERS[family])}, plus lr and weight_decay)"
+            )
         hint = _suggest(key, allowed)
         tail = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         return f"unknown key {key!r}{hint}{tail}"
     if kind == "missing":
+        if isinstance(loc[-1], int):
+            return f"too few items (item [{loc[-1]}] is missing)"
         return f"missing required key {str(loc[-1])!r}"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        what = "optimizer type" if "optimizer" in loc and "schedules" not in loc else "schedule type"
-        tags = [t.strip().strip("'\"") for t in str(ctx.get("expected_tags", "")).split(",")]
-        tags = [t for t in tags if t]
+        is_optimizer = any(m in _OPTIMIZER_MODELS for m in walk.union)
+        what = "optimizer type" if is_optimizer else "schedule type"
+        tags = [t for m in walk.union for t in _tags_of(m)]
+        if not tags:
+            tags = [t.strip().strip("'\"") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
         if kind == "union_tag_not_found":
             return f"missing key 'type' (the {what}: one of {', '.join(tags)})"
         tag = str(ctx.get("tag", ""))
@@ -258,8 +263,13 @@ def _pydantic_problems(
     problems: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     for err in exc.errors(include_url=False):
-        path = _data_path(data, err["loc"])
-        message = _message(err)
+        walk = _walk(err["loc"])
+        path = walk.path
+        if err["type"] == "missing" and path and isinstance(path[-1], int):
+            path = path[:-1]  # a fixed-length list that is too short: point at the list
+        if err["type"] == "union_tag_invalid":
+            path = (*path, "type")  # point at the bad type itself
+        message = _message(err, walk)
         key = (format_path(path), message)
         if key in seen:
             continue
@@ -276,7 +286,7 @@ def _check_increasing(values: Any, path: Path, what: str, out: list[tuple[Path, 
         return
     for k in range(1, len(values)):
         if values[k] <= values[k - 1]:
-            out.append((path + (k,), f"{what} must be strictly increasing ({values[k - 1]} then {values[k]})"))
+            out.append(((*path, k), f"{what} must be strictly increasing ({values[k - 1]} then {values[k]})"))
             return
 
 
@@ -285,32 +295,32 @@ def _schedule_problems(schedule: Any, path: Path, out: list[tuple[Path, str]]) -
         return
     kind = schedule.get("type")
     if kind == "multistep":
-        _check_increasing(schedule.get("milestones"), path + ("milestones",), "milestones", out)
+        _check_increasing(schedule.get("milestones"), (*path, "milestones"), "milestones", out)
     elif kind == "piecewise":
         bounds, values = schedule.get("boundaries"), schedule.get("values")
-        _check_increasing(bounds, path + ("boundaries",), "boundaries", out)
+        _check_increasing(bounds, (*path, "boundaries"), "boundaries", out)
         if isinstance(bounds, list) and isinstance(values, list) and len(values) != len(bounds) + 1:
             out.append(
                 (
-                    path + ("values",),
+                    (*path, "values"),
                     f"needs {len(bounds) + 1} values for {len(bounds)} boundaries (got {len(values)})",
                 )
             )
     elif kind == "sequence":
         bounds, pieces = schedule.get("boundaries"), schedule.get("schedules")
-        _check_increasing(bounds, path + ("boundaries",), "boundaries", out)
+        _check_increasing(bounds, (*path, "boundaries"), "boundaries", out)
         if isinstance(bounds, list) and isinstance(pieces, list) and pieces and len(bounds) != len(pieces) - 1:
             out.append(
                 (
-                    path + ("boundaries",),
+                    (*path, "boundaries"),
                     f"needs {len(pieces) - 1} boundaries for {len(pieces)} schedules (got {len(bounds)})",
                 )
             )
         if isinstance(pieces, list):
             for k, sub in enumerate(pieces):
-                _schedule_problems(sub, path + ("schedules", k), out)
+                _schedule_problems(sub, (*path, "schedules", k), out)
     elif kind == "warmup":
-        _schedule_problems(schedule.get("then"), path + ("then",), out)
+        _schedule_problems(schedule.get("then"), (*path, "then"), out)
 
 
 def _num(value: Any, default: float) -> float:
@@ -347,19 +357,19 @@ def semantic_problems(data: Mapping[str, Any]) -> list[tuple[Path, str]]:
         name = group.get("name")
         if isinstance(name, str):
             if name in seen:
-                out.append((base + ("name",), f"duplicate group name {name!r} (first used by groups[{seen[name]}])"))
+                out.append(((*base, "name"), f"duplicate group name {name!r} (first used by groups[{seen[name]}])"))
             else:
                 seen[name] = k
         if group.get("lr") is not None and group.get("lr_mult") is not None:
-            out.append((base + ("lr_mult",), "set either lr or lr_mult, not both"))
+            out.append(((*base, "lr_mult"), "set either lr or lr_mult, not both"))
         if group.get("weight_decay") is not None and group.get("decay_mult") is not None:
-            out.append((base + ("decay_mult",), "set either weight_decay or decay_mult, not both"))
+            out.append(((*base, "decay_mult"), "set either weight_decay or decay_mult, not both"))
         if allowed is not None:
             for hyper in all_hypers:
                 if group.get(hyper) is not None and hyper not in allowed:
                     out.append(
                         (
-                            base + (hyper,),
+                            (*base, hyper),
                             f"{hyper!r} is not a hyperparameter of {family} "
                             f"(it has: {', '.join(allowed)}, plus lr and weight_decay)",
                         )
@@ -370,8 +380,8 @@ def semantic_problems(data: Mapping[str, Any]) -> list[tuple[Path, str]]:
                 try:
                     compile_pattern(source)
                 except PatternError as exc:
-                    out.append((base + ("params", j), str(exc)))
-        _schedule_problems(group.get("schedule"), base + ("schedule",), out)
+                    out.append(((*base, "params", j), str(exc)))
+        _schedule_problems(group.get("schedule"), (*base, "schedule"), out)
     layer_decay = data.get("layer_decay")
     layers = layer_decay.get("layers") if isinstance(layer_decay, dict) else None
     for j, source in enumerate(layers if isinstance(layers, list) else []):

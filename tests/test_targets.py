@@ -66,7 +66,7 @@ def test_builtin_table_wins_over_entry_points(monkeypatch: pytest.MonkeyPatch) -
 
 def test_loaded_object_must_be_a_target(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_entry_points(monkeypatch, {"bogus": f"{__name__}:NOT_A_TARGET"})
-    with pytest.raises(TargetError, match="not a lrspec.targets.Target"):
+    with pytest.raises(TargetError, match=r"not a lrspec\.targets\.Target"):
         targets.get_target("bogus")
 
 
