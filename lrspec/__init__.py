@@ -13,6 +13,7 @@ from lrspec.plan import ParamInfo, Plan, PlanGroup
 from lrspec.resolve import resolve
 from lrspec.spec import Spec
 from lrspec.targets import Target, available_targets, get_target
+from lrspec.verify import verify
 
 __version__ = "0.1.0"
 
@@ -37,4 +38,5 @@ __all__ = [
     "load_text",
     "reference",
     "resolve",
+    "verify",
 ]

@@ -1,0 +1,412 @@
+"""Lockstep training of one scenario in every target, with the comparisons the suite asserts.
+
+A *runner* trains one framework's twin with one target's compiled optimizer. Each update
+``t`` it trains on batch ``t % NUM_BATCHES`` and reports the gradients that target computed
+and applied (dense, in its own layout and names). The harness compares, after every update:
+
+* **across frameworks**: every parameter of every target against torch (converted to torch
+  layout): ``max|p_X - p_torch| / max|p_torch|`` per tensor (``cross``);
+* **against the reference**: each target against a float64 ``lrspec.reference`` optimizer fed
+  the gradients that target computed, starting from the same float32 values:
+  ``err = max|p_X - p_ref|``, ``moved = max|p_ref - p_0|`` per tensor; the bound is
+  ``err <= REF_TOL * moved + k * 2**-24 * max|p_ref|`` (the second term bounds float32 storage
+  rounding, half an ulp per update; it matters only for layers whose lr is tiny next to their
+  weights, e.g. conv layers at lr 1e-5). Tensors with more than ``SUBSAMPLE_ABOVE`` elements
+  are compared on a fixed random subset of ``SUBSAMPLE`` elements (every family is
+  elementwise, so the subset's trajectory is exactly the reference's on those elements);
+* **freezes**: a parameter frozen at update ``t`` is bitwise equal to its initial value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xf_twins as X
+
+import lrspec
+from lrspec.plan import Plan
+from lrspec.reference import ReferenceOptimizer
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+STEPS = 50
+CROSS_TOL = 1e-4
+CROSS_TOL_CHAOTIC = 2e-3
+"""Between-framework tolerance for the Adam scenarios on the 2M-parameter MNIST network (lr 1e-3
+and 1e-2). Adam's early updates are close to ``lr * sign(g)``, so a gradient element that
+cancels to about eps in the batch sum carries its float32 roundoff (which differs between
+frameworks) into a visible step, and later a ReLU flip amplifies it further. Measured:
+8.7e-4 (scenario 1, fc1.bias from update 42 on), 1.7e-4 / 1.9e-4 (scenarios 3a / 3b, fc1.weight
+from update 1). The optimizers are exact: each target matches the reference fed its own
+gradients (see ``ref_budget``); this is the model's sensitivity to gradient roundoff."""
+CROSS_TOL_BY_SCENARIO = {
+    "1-finetune_cnn": CROSS_TOL_CHAOTIC,
+    "3a-exponential_decay": CROSS_TOL_CHAOTIC,
+    "3b-exponential_decay_smooth": CROSS_TOL_CHAOTIC,
+}
+REF_TOL = 1e-4
+SUBSAMPLE_ABOVE = 65536
+SUBSAMPLE = 8192
+F32_HALF_ULP = 2.0**-24
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A spec from examples/ trained on one twin."""
+
+    id: str
+    spec: str
+    model: str
+
+    @property
+    def path(self) -> Path:
+        return EXAMPLES / self.spec
+
+
+SCENARIOS = (
+    Scenario("1-finetune_cnn", "finetune_cnn.yaml", "mnist_cnn"),
+    Scenario("2a-pretrained_convnet_sgd", "pretrained_convnet_sgd.yaml", "convnet6"),
+    Scenario("2b-pretrained_convnet_momentum", "pretrained_convnet_momentum.yaml", "convnet6"),
+    Scenario("3a-exponential_decay", "exponential_decay.yaml", "mnist_cnn"),
+    Scenario("3b-exponential_decay_smooth", "exponential_decay_smooth.yaml", "mnist_cnn"),
+    Scenario("4-lenet_features_classifier", "lenet_features_classifier.yaml", "lenet"),
+    Scenario("5a-retrain_last_layer", "retrain_last_layer.yaml", "mnist_cnn"),
+    Scenario("5b-retrain_last_two_layers", "retrain_last_two_layers.yaml", "mnist_cnn"),
+    Scenario("6-transformer_llrd", "transformer_llrd.yaml", "transformer"),
+    Scenario("7-gradual_unfreeze", "gradual_unfreeze.yaml", "convnet6"),
+)
+
+# -------------------------------------------------------------------------------------------
+# Runners
+# -------------------------------------------------------------------------------------------
+
+
+class Runner:
+    """One target training one twin. ``names`` are the target's canonical names (model order),
+    ``torch_name`` maps them to torch names, ``plan`` is the compiled plan."""
+
+    label: str
+    plan: Plan
+    names: list[str]
+    torch_name: dict[str, str]
+
+    def step(self, t: int) -> dict[str, np.ndarray]:
+        """Apply update ``t``; return the gradients used (dense, native layout)."""
+        raise NotImplementedError
+
+    def values(self) -> dict[str, np.ndarray]:
+        """Current parameter values (native layout)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources."""
+
+
+class TorchRunner(Runner):
+    def __init__(self, twin: X.Twin, spec: Any, weights: Mapping[str, np.ndarray], batches: list[X.Batch]) -> None:
+        import torch
+
+        self.label = "torch"
+        self._torch = torch
+        self.model = twin.torch_model(seed=0)
+        self.model.load_state_dict({n: torch.from_numpy(a.copy()) for n, a in weights.items()})
+        self.compiled = lrspec.compile(spec, self.model, target="torch")
+        self.plan = self.compiled.plan
+        self.names = [n for n, _ in self.model.named_parameters()]
+        self.torch_name = {n: n for n in self.names}
+        self.batches = [(torch.from_numpy(b.x_torch), torch.from_numpy(b.y)) for b in batches]
+
+    def step(self, t: int) -> dict[str, np.ndarray]:
+        x, y = self.batches[t % len(self.batches)]
+        loss = self._torch.nn.functional.cross_entropy(self.model(x), y)
+        loss.backward()
+        grads = {n: p.grad.numpy().copy() for n, p in self.model.named_parameters() if p.grad is not None}
+        self.compiled.optimizer.step()
+        self.compiled.scheduler.step()
+        self.compiled.optimizer.zero_grad(set_to_none=True)
+        return grads
+
+    def values(self) -> dict[str, np.ndarray]:
+        return X.torch_weights(self.model)
+
+
+_KERAS_CACHE: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+def _keras_model_and_grad_fn(twin: X.Twin, slot: int) -> tuple[Any, Any]:
+    """Keras models per twin (``slot`` 0 for tf, 1 for tf gradient-scale, which trains beside
+    it) with a traced forward/backward function, shared by every scenario (weights are
+    re-assigned per scenario): the model graph is traced once per twin and slot."""
+    if (twin.name, slot) not in _KERAS_CACHE:
+        import keras
+        import tensorflow as tf
+
+        model = twin.keras_builder(seed=None)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        variables = list(model.weights)
+
+        @tf.function
+        def grad_fn(x: Any, y: Any) -> Any:
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            return tape.gradient(loss, variables)
+
+        _KERAS_CACHE[twin.name, slot] = (model, grad_fn)
+    return _KERAS_CACHE[twin.name, slot]
+
+
+class KerasRunner(Runner):
+    def __init__(
+        self,
+        twin: X.Twin,
+        spec: Any,
+        weights: Mapping[str, np.ndarray],
+        batches: list[X.Batch],
+        label: str = "tf",
+        slot: int = 0,
+        **options: Any,
+    ) -> None:
+        import tensorflow as tf
+
+        self.label = label
+        self.model, self.grad_fn = _keras_model_and_grad_fn(twin, slot)
+        X.set_keras_weights(twin, self.model, weights)
+        self.compiled = lrspec.compile(spec, self.model, target="tf", **options)
+        self.plan = self.compiled.plan
+        self.names = X.keras_names(self.model)
+        back = {twin.tf_name(n): n for n in weights}
+        self.torch_name = {n: back[n] for n in self.names}
+        tvars = list(self.compiled.trainable_variables)
+        index = {id(v): k for k, v in enumerate(self.model.weights)}
+        self.train_index = [index[id(v)] for v in tvars]
+        optimizer = self.compiled.optimizer
+
+        @tf.function
+        def apply(grads: list[Any]) -> None:
+            optimizer.apply_gradients(zip(grads, tvars))
+
+        self.apply = apply
+        self.batches = [(tf.constant(b.x_tf), tf.constant(b.y)) for b in batches]
+
+    def step(self, t: int) -> dict[str, np.ndarray]:
+        x, y = self.batches[t % len(self.batches)]
+        grads = self.grad_fn(x, y)
+        if self.train_index:
+            self.apply([grads[k] for k in self.train_index])
+        return {self.names[k]: X.dense_grad(g) for k, g in enumerate(grads) if g is not None}
+
+    def values(self) -> dict[str, np.ndarray]:
+        return {n: np.array(v.numpy(), copy=True) for n, v in zip(self.names, self.model.weights)}
+
+
+class V1Runner(Runner):
+    """A tf.compat.v1 graph and session; the train op is ``compiled.minimize(loss, global_step)``.
+    The gradients reported for update ``t`` are fetched just before the train op runs, from
+    the same variables and batch."""
+
+    def __init__(self, twin: X.Twin, spec: Any, weights: Mapping[str, np.ndarray], batches: list[X.Batch]) -> None:
+        import tensorflow as tf
+
+        self.label = "tf-v1"
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            built = X.build_v1_graph(twin, weights)
+            self.variables = built["variables"]
+            self.compiled = lrspec.compile(spec, list(self.variables.values()), target="tf-v1")
+            self.global_step = tf.compat.v1.train.get_or_create_global_step()
+            self.train_op = self.compiled.minimize(built["loss"], global_step=self.global_step)
+            tvars = list(self.compiled.trainable_variables)
+            names_of = {id(v): n for n, v in self.variables.items()}
+            self.grad_names = [names_of[id(v)] for v in tvars]
+            self.grads = tf.compat.v1.gradients(built["loss"], tvars) if tvars else []
+            init = tf.compat.v1.global_variables_initializer()
+        self.plan = self.compiled.plan
+        self.names = list(self.variables)
+        back = {twin.tf_name(n): n for n in weights}
+        self.torch_name = {n: back[n] for n in self.names}
+        self.session = tf.compat.v1.Session(graph=self.graph)
+        self.session.run(init)
+        self.feeds = [{built["x"]: b.x_tf, built["y"]: b.y} for b in batches]
+
+    def step(self, t: int) -> dict[str, np.ndarray]:
+        feed = self.feeds[t % len(self.feeds)]
+        grads = self.session.run(self.grads, feed) if self.grads else []
+        self.session.run(self.train_op, feed)
+        return {n: X.dense_grad(g) for n, g in zip(self.grad_names, grads)}
+
+    def values(self) -> dict[str, np.ndarray]:
+        return {n: np.array(a, copy=True) for n, a in self.session.run(self.variables).items()}
+
+    def global_step_value(self) -> int:
+        return int(self.session.run(self.global_step))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+# -------------------------------------------------------------------------------------------
+# Comparison
+# -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetStats:
+    """Maxima over all updates and tensors for one target of one scenario."""
+
+    label: str
+    cross_rel: float = 0.0  # max over tensors of ||p - p_torch|| / ||p_torch|| (asserted)
+    cross_max_rel: float = 0.0  # max over tensors of max|p - p_torch| / max|p_torch| (reported)
+    cross_abs: float = 0.0
+    ref_budget: float = 0.0  # max err / (REF_TOL * moved + floor); <= 1 passes
+    ref_rel_final: float = 0.0  # max err / moved after the last update (SEMANTICS' "upd")
+    frozen_checked: int = 0  # (tensor, update) pairs checked bitwise
+    failures: list[str] = field(default_factory=list)
+
+
+class _Reference:
+    """A float64 reference optimizer on the (subsampled) parameters of one runner."""
+
+    def __init__(self, runner: Runner, init: Mapping[str, np.ndarray]) -> None:
+        rng = np.random.default_rng(1234)
+        self.index: dict[str, np.ndarray | None] = {}
+        for n, a in init.items():
+            self.index[n] = np.sort(rng.choice(a.size, SUBSAMPLE, replace=False)) if a.size > SUBSAMPLE_ABOVE else None
+        plan = dataclasses.replace(runner.plan, _shapes=tuple(None for _ in runner.plan.names))
+        self.init = {n: self.take(n, a).astype(np.float64) for n, a in init.items()}
+        self.opt = ReferenceOptimizer(plan, self.init)
+
+    def take(self, name: str, a: np.ndarray) -> np.ndarray:
+        idx = self.index[name]
+        return a if idx is None else a.reshape(-1)[idx]
+
+
+def run_scenario(scenario: Scenario) -> dict[str, Any]:
+    """Train ``scenario`` for STEPS updates in torch, tf, tf with ``strategy="gradient-scale"``
+    (where the compiler allows it) and tf-v1, in lockstep. Returns ``{"stats": {label:
+    TargetStats}, "refusal": the gradient-scale refusal message or None, "seconds",
+    "plans": {label: plan}, "v1_global_step"}``."""
+    start = time.perf_counter()
+    twin = X.get_twin(scenario.model)
+    spec = lrspec.load(scenario.path)
+    weights = X.torch_weights(twin.torch_model(seed=0))
+    batches = twin.data(seed=0)
+
+    runners: list[Runner] = [TorchRunner(twin, spec, weights, batches), KerasRunner(twin, spec, weights, batches)]
+    refusal: str | None = None
+    try:
+        runners.append(
+            KerasRunner(twin, spec, weights, batches, label="tf-gradient-scale", slot=1, strategy="gradient-scale")
+        )
+    except lrspec.TargetError as exc:
+        refusal = str(exc)
+    v1 = V1Runner(twin, spec, weights, batches)
+    runners.append(v1)
+    stats = {r.label: TargetStats(r.label) for r in runners}
+    try:
+        _lockstep(twin, runners, stats, CROSS_TOL_BY_SCENARIO.get(scenario.id, CROSS_TOL))
+        v1_step = v1.global_step_value()
+    finally:
+        for r in runners:
+            r.close()
+    return {
+        "stats": stats,
+        "refusal": refusal,
+        "seconds": time.perf_counter() - start,
+        "plans": {r.label: r.plan for r in runners},
+        "v1_global_step": v1_step,
+        "cross_tol": CROSS_TOL_BY_SCENARIO.get(scenario.id, CROSS_TOL),
+    }
+
+
+def _lockstep(twin: X.Twin, runners: list[Runner], stats: Mapping[str, TargetStats], cross_tol: float) -> None:
+    inits = {r.label: r.values() for r in runners}
+    refs = {r.label: _Reference(r, inits[r.label]) for r in runners}
+    assert runners[0].label == "torch"
+    for t in range(STEPS):
+        current: dict[str, dict[str, np.ndarray]] = {}
+        for r in runners:
+            grads = r.step(t)
+            ref = refs[r.label]
+            ref.opt.step({n: ref.take(n, g) for n, g in grads.items()})
+            current[r.label] = r.values()
+        k = t + 1
+        base_tf: dict[str, tuple[np.ndarray, float, float]] | None = None
+        for r in runners:
+            st = stats[r.label]
+            vals = current[r.label]
+            ref = refs[r.label]
+            ref_vals = ref.opt.params
+            for n in r.names:
+                a = vals[n]
+                if r.plan.group_of(n).is_frozen_at(t):
+                    st.frozen_checked += 1
+                    if not np.array_equal(a, inits[r.label][n]):
+                        st.failures.append(f"{r.label}: frozen {n} changed at update {t}")
+                got = ref.take(n, a).astype(np.float64)
+                want = ref_vals[n]
+                err = float(np.max(np.abs(got - want)))
+                moved = float(np.max(np.abs(want - ref.init[n])))
+                floor = k * F32_HALF_ULP * float(np.max(np.abs(want)))
+                allowed = REF_TOL * moved + floor
+                budget = err / allowed if allowed > 0 else (0.0 if err == 0 else float("inf"))
+                st.ref_budget = max(st.ref_budget, budget)
+                if k == STEPS and moved > 0:
+                    st.ref_rel_final = max(st.ref_rel_final, err / moved)
+                if not budget <= 1.0 and len(st.failures) < 20:
+                    st.failures.append(
+                        f"{r.label}: {n} vs reference after update {t}: err {err:.3e} > {REF_TOL} * moved "
+                        f"{moved:.3e} + float32 floor {floor:.3e}"
+                    )
+            if r is not runners[0]:
+                if base_tf is None:
+                    base_tf = torch_base(twin, current["torch"])
+                norm_rel, rel, diff, worst = cross_compare(r, vals, base_tf)
+                st.cross_rel = max(st.cross_rel, norm_rel)
+                st.cross_max_rel = max(st.cross_max_rel, rel)
+                st.cross_abs = max(st.cross_abs, diff)
+                if not norm_rel <= cross_tol and len(st.failures) < 20:
+                    st.failures.append(
+                        f"{r.label}: {worst} differs from torch by {norm_rel:.3e} (norm-relative) after update {t}"
+                    )
+
+
+def torch_base(twin: X.Twin, torch_values: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, float, float]]:
+    """Torch's values in TF layout by TF name, each with its max-abs and its 2-norm."""
+    out = {}
+    for tn, a in torch_values.items():
+        b = twin.to_tf(tn, a).reshape(-1)
+        out[twin.tf_name(tn)] = (b, float(np.max(np.abs(b))), _norm(b))
+    return out
+
+
+def _norm(x: np.ndarray) -> float:
+    """2-norm (float32 BLAS: ample precision for a ratio checked against 1e-4)."""
+    return float(np.sqrt(np.dot(x, x)))
+
+
+def cross_compare(
+    runner: Runner, values: Mapping[str, np.ndarray], base: Mapping[str, tuple[np.ndarray, float, float]]
+) -> tuple[float, float, float, str]:
+    """``values`` (runner layout, TF names) against torch's (see :func:`torch_base`): per tensor
+    the norm-relative difference ``||a - b|| / ||b||``, the elementwise ``max|a - b| / max|b|``
+    and ``max|a - b|``. Returns (max norm-rel, max elementwise rel, max abs, worst tensor)."""
+    worst_norm, worst_rel, worst_abs, worst = 0.0, 0.0, 0.0, ""
+    for n in runner.names:
+        b, scale, norm_b = base[n]
+        d = values[n].reshape(-1) - b  # float32: exact for nearby values (Sterbenz)
+        diff = float(np.max(np.abs(d)))
+        norm_d = _norm(d)
+        rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+        norm_rel = norm_d / norm_b if norm_b > 0 else (0.0 if diff == 0 else float("inf"))
+        if norm_rel >= worst_norm:
+            worst_norm, worst = norm_rel, runner.torch_name[n]
+        worst_rel = max(worst_rel, rel)
+        worst_abs = max(worst_abs, diff)
+    return worst_norm, worst_rel, worst_abs, worst
