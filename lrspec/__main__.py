@@ -1,7 +1,8 @@
-"""``python -m lrspec``: the command line."""
+"""``python -m lrspec``: the command line (see :mod:`lrspec.cli`)."""
 
 import sys
 
 from lrspec.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

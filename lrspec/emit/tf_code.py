@@ -1,0 +1,230 @@
+"""``--emit python --target tf``: a self-contained Keras 3 module for one plan.
+
+The generated module imports only TensorFlow and Keras and defines ``build(model)``, which
+returns a built Keras optimizer implementing torch's update rule for the plan's family, per
+variable. The update math is not rewritten here: the source of ``lrspec_tf.rules`` (the
+tf adapter's torch rules, "the one place the math lives") and the float64 schedule helpers of
+``lrspec_tf.schedules`` are inlined with :func:`inspect.getsource`. Around them, the generated
+optimizer does what the adapter's ``LrspecOptimizer`` does:
+
+* lr of a variable at update t = plan group lr * m(t), with t = ``optimizer.iterations``;
+* a per-variable step counter (torch's ``state['step']``), slots from ``slot_specs``;
+* the update itself: ``fused_apply`` (TF's fused kernels, where the rules module has one and
+  it applies) else ``apply_rule``, exactly as the adapter chooses;
+* permanently frozen variables are never touched; variables frozen until N are skipped
+  (no update, no state, no weight decay) while ``iterations < N`` via ``tf.cond``.
+
+Variables are matched by canonical name (``variable.path`` with ``/`` -> ``.``, ``:0`` removed).
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any
+
+from lrspec.emit.schedule_code import tf_schedule
+from lrspec.plan import Plan
+
+__all__ = ["PREAMBLE", "SCHEDULE_HELPERS", "emit_tf", "inlined_source"]
+
+PREAMBLE = """from __future__ import annotations
+
+import math  # noqa: F401  (used by some schedules)
+from collections.abc import Callable, Mapping, Sequence  # noqa: F401
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+Tensor = Any
+ScheduleOp = Callable[[Any], Any]"""
+"""The imports and aliases the inlined adapter source needs (the generated module's header)."""
+
+SCHEDULE_HELPERS = ("_c", "_t64", "_floordiv", "_count_ge", "_sequence", "_linear")
+
+_RUNTIME = '''
+def _canonical(variable):
+    path = getattr(variable, "path", None) or getattr(variable, "name", None)
+    head, sep, tail = str(path).rpartition(":")
+    if sep and tail.isdigit():
+        path = head
+    return str(path).replace("/", ".")
+
+
+_INDEX = {name: gi for gi, g in enumerate(GROUPS) for name in g["params"]}
+# the adapter's fused-kernel path (same update, TF's resource kernels), when its rules have one
+_FUSED = globals().get("fused_apply")
+
+
+class TorchRuleOptimizer(keras.optimizers.Optimizer):
+    """Keras optimizer applying torch.optim's rule for FAMILY to each variable with its plan
+    group's lr, weight decay, hyperparameters, schedule and freeze."""
+
+    def __init__(self, name="lrspec_generated", **kwargs):
+        super().__init__(learning_rate=1.0, name=name, **kwargs)
+
+    def build(self, variables):
+        if self.built:
+            return
+        variables = list(variables)
+        groups = []
+        for var in variables:
+            name = _canonical(var)
+            if name not in _INDEX:
+                raise ValueError(f"variable {name!r} is not in the plan; regenerate this file for this model")
+            groups.append(_INDEX[name])
+        super().build(variables)
+        self._group_of, self._slots, self._steps = groups, [], []
+        for var, gi in zip(variables, groups):
+            g = GROUPS[gi]
+            slots, step = {}, None
+            if not g["frozen"]:
+                for s in slot_specs(FAMILY, g["hyperparameters"]):
+                    init = "zeros" if s.initial == 0.0 else keras.initializers.Constant(s.initial)
+                    slots[s.name] = self.add_variable_from_reference(var, name=s.name, initializer=init)
+                if needs_step(FAMILY, g["hyperparameters"]):
+                    label = str(getattr(var, "path", None) or _canonical(var)).replace("/", "_")
+                    step = self.add_variable(shape=(), dtype="int64", name=f"{label}_step")
+            self._slots.append(slots)
+            self._steps.append(step)
+
+    def update_step(self, gradient, variable, learning_rate):
+        idx = self._get_variable_index(variable)
+        gi = self._group_of[idx]
+        g = GROUPS[gi]
+        if g["frozen"]:
+            return
+        it = self._iterations
+        t = tf.convert_to_tensor(it.value if isinstance(it, keras.Variable) else it)
+        lr = tf.constant(g["lr"], tf.float64) * SCHEDULES[gi](t)
+        if isinstance(gradient, tf.IndexedSlices):
+            gradient = tf.convert_to_tensor(gradient)
+        grad = tf.cast(gradient, variable.dtype)
+        slot_vars = self._slots[idx]
+        step_var = self._steps[idx]
+
+        def do_update():
+            step = new_step = None
+            if step_var is not None:
+                new_step = tf.convert_to_tensor(step_var.value) + 1
+                step = tf.cast(new_step, tf.float64)
+            fused = None
+            if _FUSED is not None and not tf.distribute.has_strategy():
+                fused = _FUSED(FAMILY, variable, grad, slot_vars, lr, step, g["weight_decay"], g["hyperparameters"])
+            if fused is not None:
+                ops = list(fused)
+            else:
+                state = {n: tf.convert_to_tensor(v.value) for n, v in slot_vars.items()}
+                p_new, st_new = apply_rule(
+                    FAMILY, tf.convert_to_tensor(variable), grad, state, lr, step, g["weight_decay"], g["hyperparameters"]
+                )
+                ops = [variable.assign(p_new)]
+                ops += [slot_vars[n].value.assign(v) for n, v in st_new.items()]
+            if step_var is not None:
+                ops.append(step_var.value.assign(new_step))
+            if tf.executing_eagerly():
+                return tf.constant(True)
+            with tf.control_dependencies([op for op in ops if op is not None]):
+                return tf.constant(True)
+
+        if g["frozen_until"] is not None:
+            tf.cond(t >= tf.constant(int(g["frozen_until"]), t.dtype), do_update, lambda: tf.constant(False))
+        else:
+            do_update()
+
+
+def build(model):
+    """A built TorchRuleOptimizer for ``model`` (a Keras model whose variable paths are the
+    plan's names). Use it like any Keras optimizer: apply_gradients, or model.compile(optimizer=...)."""
+    variables = list(model.trainable_variables)
+    names = [_canonical(v) for v in variables]
+    missing = [n for n in _INDEX if n not in set(names)]
+    extra = [n for n in names if n not in _INDEX]
+    if missing or extra:
+        raise ValueError(
+            "the model's variables are not the plan's: "
+            + (f"missing from the model: {', '.join(missing[:10])}; " if missing else "")
+            + (f"not in the plan: {', '.join(extra[:10])}; " if extra else "")
+            + "regenerate this file for this model"
+        )
+    optimizer = TorchRuleOptimizer()
+    optimizer.build(variables)
+    return optimizer
+'''
+
+
+def _module_members(module: types.ModuleType) -> list[Any]:
+    """Functions and classes defined in ``module``, in source order."""
+    members = [
+        obj
+        for obj in vars(module).values()
+        if (inspect.isfunction(obj) or inspect.isclass(obj)) and getattr(obj, "__module__", None) == module.__name__
+    ]
+    return sorted(members, key=lambda o: inspect.getsourcelines(o)[1])
+
+
+def inlined_source() -> str:
+    """The inlined adapter source: every function/class of ``lrspec_tf.rules`` and the
+    schedule helpers of ``lrspec_tf.schedules``. Raises ImportError without the tf adapter."""
+    import importlib
+
+    rules = importlib.import_module("lrspec_tf.rules")
+    tf_schedules = importlib.import_module("lrspec_tf.schedules")
+
+    parts = [f"# ---- inlined from {rules.__name__} (the tf adapter's torch update rules) ----", "", ""]
+    for obj in _module_members(rules):
+        parts += [inspect.getsource(obj).rstrip(), "", ""]
+    parts += [f"# ---- inlined from {tf_schedules.__name__} (float64 schedule helpers) ----", "", ""]
+    for name in SCHEDULE_HELPERS:
+        parts += [inspect.getsource(getattr(tf_schedules, name)).rstrip(), "", ""]
+    return "\n".join(parts)
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(repr(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)
+
+
+def emit_tf(plan: Plan, header: str) -> str:
+    """Source of the generated Keras module; ``header`` is its docstring's first paragraph."""
+    lines = [
+        f'"""{header}',
+        "",
+        "Self-contained: needs only TensorFlow and Keras 3. Entry point: build(model) -> optimizer.",
+        "The update rules below are inlined from lrspec_tf.rules (PyTorch's definitions).",
+        '"""',
+        "",
+        PREAMBLE,
+        f"FAMILY = {plan.family!r}",
+        f"PLAN_FINGERPRINT = {plan.fingerprint!r}",
+        "",
+        "",
+        inlined_source(),
+        "# ---- the plan ----",
+        "",
+        "",
+    ]
+    sched_names = []
+    for k, g in enumerate(plan.groups):
+        name = f"_schedule_{k}"
+        lines += tf_schedule(g.schedule, name)
+        sched_names.append(name)
+    lines.append("GROUPS = [")
+    for g in plan.groups:
+        hyper = ", ".join(f"{k!r}: {_literal(v)}" for k, v in g.hyperparameters.items())
+        lines += [
+            "    {",
+            f"        \"name\": {g.name!r},",
+            f"        \"params\": {list(g.params)!r},",
+            f"        \"lr\": {g.lr!r},",
+            f"        \"weight_decay\": {g.weight_decay!r},",
+            f"        \"hyperparameters\": {{{hyper}}},",
+            f"        \"frozen\": {g.frozen!r},",
+            f"        \"frozen_until\": {g.frozen_until!r},",
+            "    },",
+        ]
+    lines += ["]", f"SCHEDULES = [{', '.join(sched_names)}]", "", "", ""]
+    return "\n".join(lines) + _RUNTIME.lstrip("\n")

@@ -1,0 +1,337 @@
+"""Human and machine views of a resolved :class:`~lrspec.plan.Plan` and of an unresolved spec.
+
+Used by ``lrspec explain``, ``lrspec compile`` and the adapters' ``describe()``:
+
+* :func:`plan_table` -> text: an optimizer line, one row per parameter (plan order: the
+  order the parameters were given in), then one row per merged plan group.
+* :func:`plan_json` -> the stable JSON document of ``--format json`` (docs/cli.md).
+* :func:`spec_table` / :func:`spec_json`: what each spec group will do when no parameter
+  names are known (``lrspec compile`` without ``--model``).
+
+Conventions in every view: ``lr@0`` is the lr the parameter gets at update t = 0
+(``plan.lr(name, 0)``: 0 while frozen); ``lr`` of a group is its rate before the schedule
+(including ``lr_mult`` and layer decay); ``frozen`` is ``no``, ``yes`` (never trained) or
+``until N`` (trained from update N on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lrspec import schedules
+from lrspec.plan import Plan, PlanGroup
+from lrspec.render import DEFAULT_WIDTH, fmt_float, natural_width, render_table
+from lrspec.spec import FAMILY_HYPERPARAMETERS, FreezeUntil, Group, Spec
+
+__all__ = [
+    "JSON_FORMAT_PLAN",
+    "JSON_FORMAT_SPEC",
+    "frozen_text",
+    "group_rows",
+    "optimizer_line",
+    "param_rows",
+    "plan_json",
+    "plan_table",
+    "spec_json",
+    "spec_rows",
+    "spec_table",
+]
+
+JSON_FORMAT_PLAN = "lrspec.plan/1"
+JSON_FORMAT_SPEC = "lrspec.spec-summary/1"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return fmt_float(value)
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_value_text(v) for v in value) + ")"
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def frozen_text(frozen: bool, until: int | None) -> str:
+    """``"yes"`` (permanently frozen), ``"until N"`` or ``"no"``."""
+    if frozen:
+        return "yes"
+    if until is not None:
+        return f"until {until}"
+    return "no"
+
+
+def optimizer_line(plan_or_spec: Plan | Spec) -> str:
+    """``optimizer: adam  lr=0.001  weight_decay=0  betas=(0.9, 0.999)  eps=1e-08  amsgrad=false``."""
+    opt = plan_or_spec.optimizer
+    parts = [f"optimizer: {opt.type}", f"lr={_value_text(opt.lr)}", f"weight_decay={_value_text(opt.weight_decay)}"]
+    parts += [f"{h}={_value_text(getattr(opt, h))}" for h in FAMILY_HYPERPARAMETERS[opt.type]]
+    return "  ".join(parts)
+
+
+def _hyper_diff(plan: Plan, group: PlanGroup) -> str:
+    """Family hyperparameters of ``group`` that differ from the optimizer's, as ``k=v`` text."""
+    opt = plan.optimizer
+    diff = [f"{k}={_value_text(v)}" for k, v in group.hyperparameters.items() if _json_value(v) != _json_value(getattr(opt, k))]
+    return " ".join(diff) if diff else "-"
+
+
+def param_rows(plan: Plan) -> list[dict[str, Any]]:
+    """One dict per parameter, in plan order: name, shape, group (plan group), matched (spec
+    groups, file order), layer, lr_at_0, weight_decay, frozen, frozen_until, schedule (summary)."""
+    rows: list[dict[str, Any]] = []
+    for name in plan.names:
+        info = plan.param(name)
+        g = info.group
+        rows.append(
+            {
+                "name": name,
+                "shape": None if info.shape is None else list(info.shape),
+                "group": g.name,
+                "matched": list(info.matched),
+                "layer": info.layer,
+                "lr_at_0": plan.lr(name, 0),
+                "weight_decay": g.weight_decay,
+                "frozen": g.frozen,
+                "frozen_until": g.frozen_until,
+                "schedule": schedules.describe(g.schedule),
+            }
+        )
+    return rows
+
+
+def group_rows(plan: Plan) -> list[dict[str, Any]]:
+    """One dict per merged plan group, in plan order (first appearance of its parameters)."""
+    out: list[dict[str, Any]] = []
+    for g in plan.groups:
+        out.append(
+            {
+                "name": g.name,
+                "params": list(g.params),
+                "num_params": len(g.params),
+                "sources": list(g.sources),
+                "lr": g.lr,
+                "lr_at_0": g.lr_at(0),
+                "weight_decay": g.weight_decay,
+                "hyperparameters": {k: _json_value(v) for k, v in g.hyperparameters.items()},
+                "schedule": g.schedule.model_dump(mode="json"),
+                "schedule_summary": schedules.describe(g.schedule),
+                "frozen": g.frozen,
+                "frozen_until": g.frozen_until,
+                "layer": g.layer,
+            }
+        )
+    return out
+
+
+def plan_json(plan: Plan, /, **extra: Any) -> dict[str, Any]:
+    """The stable ``--format json`` document of a plan (see docs/cli.md); ``extra`` keys
+    (e.g. ``spec``, ``target``, ``source``) are added at the top level."""
+    opt = plan.optimizer.model_dump(mode="json")
+    return {
+        "format": JSON_FORMAT_PLAN,
+        **extra,
+        "optimizer": opt,
+        "params": param_rows(plan),
+        "groups": group_rows(plan),
+        "optimizer_groups": [g.name for g in plan.trainable_groups],
+        "layers": list(plan.layer_names),
+        "fingerprint": plan.fingerprint,
+    }
+
+
+def _shape_text(shape: list[int] | None) -> str:
+    return "-" if shape is None else "x".join(str(d) for d in shape) or "scalar"
+
+
+def _same_schedule(plan: Plan) -> str | None:
+    """The schedule summary shared by every trainable group, or None when they differ."""
+    summaries = {schedules.describe(g.schedule) for g in plan.trainable_groups}
+    return summaries.pop() if len(summaries) == 1 else None
+
+
+def _param_table(plan: Plan, rows: list[dict[str, Any]], width: int, with_schedule: bool) -> str:
+    has_shape = any(r["shape"] is not None for r in rows)
+    headers = ["parameter"] + (["shape"] if has_shape else []) + ["matched", "lr@0", "wd", "frozen", "group"]
+    table = []
+    for r in rows:
+        cells = [r["name"]]
+        if has_shape:
+            cells.append(_shape_text(r["shape"]))
+        cells += [
+            ", ".join(r["matched"]) or "-",
+            fmt_float(r["lr_at_0"]),
+            fmt_float(r["weight_decay"]),
+            frozen_text(r["frozen"], r["frozen_until"]),
+            r["group"],
+        ]
+        table.append(cells)
+    if with_schedule:
+        wide_headers = [*headers, "schedule"]
+        wide = [[*cells, r["schedule"]] for cells, r in zip(table, rows)]
+        if natural_width(wide_headers, wide) <= width:
+            headers, table = wide_headers, wide
+    align = ["r" if h in ("lr@0", "wd") else "l" for h in headers]
+    return render_table(headers, table, width=width, align=align)
+
+
+def plan_table(plan: Plan, *, width: int = DEFAULT_WIDTH, params: bool = True) -> str:
+    """The plan as text: optimizer line, the parameter table (unless ``params=False``), then
+    the merged groups. Deterministic; every line fits in ``width`` columns.
+
+    The schedule is printed once when every trained group shares it; otherwise it is a
+    column of the groups table and, when it fits, of the parameter table too.
+    """
+    parts = [optimizer_line(plan)]
+    shared = _same_schedule(plan)
+    if shared is not None:
+        parts.append(f"schedule: {shared} (every trained group)")
+    if params:
+        rows = param_rows(plan)
+        parts += ["", f"parameters ({len(rows)})", _param_table(plan, rows, width, shared is None)]
+    parts += ["", f"groups ({len(plan.groups)}; optimizer groups: the {len(plan.trainable_groups)} not frozen for good)"]
+    parts.append(_groups_table(plan, width, shared is None))
+    if plan.layer_names:
+        parts += ["", "layers (input side first): " + ", ".join(plan.layer_names)]
+    return "\n".join(parts)
+
+
+def _groups_table(plan: Plan, width: int, with_schedule: bool = True) -> str:
+    """Merged groups. ``from`` (the spec groups) is shown only when a group's name does not
+    already spell it out; ``other`` (hyperparameters that differ from the optimizer's) only
+    when some group has one."""
+    headers = ["group", "params", "from", "lr", "lr@0", "wd", "frozen", "schedule", "other"]
+    align = ["l", "r", "l", "r", "r", "r", "l", "l", "l"]
+    rows = []
+    for g in plan.groups:
+        rows.append(
+            [
+                g.name,
+                str(len(g.params)),
+                ", ".join(g.sources) or "(unmatched)",
+                fmt_float(g.lr),
+                fmt_float(g.lr_at(0)),
+                fmt_float(g.weight_decay),
+                frozen_text(g.frozen, g.frozen_until),
+                schedules.describe(g.schedule),
+                _hyper_diff(plan, g),
+            ]
+        )
+    keep = [True] * len(headers)
+    keep[2] = any(g.name != ("+".join(g.sources) or "default") for g in plan.groups)
+    keep[7] = with_schedule
+    keep[8] = any(r[8] != "-" for r in rows)
+    headers = [h for h, k in zip(headers, keep) if k]
+    align = [a for a, k in zip(align, keep) if k]
+    rows = [[c for c, k in zip(r, keep) if k] for r in rows]
+    return render_table(headers, rows, width=width, align=align)
+
+
+# ------------------------------------------------------------------ unresolved specs
+
+
+def _group_lr(spec: Spec, g: Group) -> tuple[float | None, str]:
+    """(absolute lr or None if inherited, how it is set)."""
+    if g.lr is not None:
+        return g.lr, "lr"
+    if g.lr_mult is not None:
+        return spec.optimizer.lr * g.lr_mult, f"lr_mult {fmt_float(g.lr_mult)}"
+    return None, "inherited"
+
+
+def _group_wd(spec: Spec, g: Group) -> float | None:
+    if g.weight_decay is not None:
+        return g.weight_decay
+    if g.decay_mult is not None:
+        return spec.optimizer.weight_decay * g.decay_mult
+    return None
+
+
+def _freeze_text(value: Any) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no (unfreeze)"
+    if isinstance(value, FreezeUntil):
+        return f"until {value.until_step}"
+    return "-"
+
+
+def _freeze_json(value: Any) -> Any:
+    if isinstance(value, FreezeUntil):
+        return {"until_step": value.until_step}
+    return value
+
+
+def spec_rows(spec: Spec) -> list[dict[str, Any]]:
+    """What each spec group sets, in file order. ``lr``/``weight_decay``/``schedule`` are
+    ``None`` when the group leaves them to earlier matching groups or the optimizer."""
+    rows = []
+    for g in spec.groups:
+        lr, how = _group_lr(spec, g)
+        rows.append(
+            {
+                "name": g.name,
+                "params": list(g.params),
+                "optional": g.optional,
+                "lr": lr,
+                "lr_set_by": how,
+                "weight_decay": _group_wd(spec, g),
+                "freeze": _freeze_json(g.freeze),
+                "schedule": None if g.schedule is None else g.schedule.model_dump(mode="json"),
+                "schedule_summary": None if g.schedule is None else schedules.describe(g.schedule),
+                "hyperparameters": {k: _json_value(v) for k, v in g.hyperparameters_set().items()},
+            }
+        )
+    return rows
+
+
+def spec_json(spec: Spec, /, **extra: Any) -> dict[str, Any]:
+    """The stable ``--format json`` document of ``lrspec compile`` without ``--model``."""
+    return {
+        "format": JSON_FORMAT_SPEC,
+        **extra,
+        "optimizer": spec.optimizer.model_dump(mode="json"),
+        "schedule": spec.schedule.model_dump(mode="json"),
+        "schedule_summary": schedules.describe(spec.schedule),
+        "unmatched": spec.unmatched,
+        "layer_decay": None if spec.layer_decay is None else spec.layer_decay.model_dump(mode="json"),
+        "groups": spec_rows(spec),
+    }
+
+
+def spec_table(spec: Spec, *, width: int = DEFAULT_WIDTH) -> str:
+    """Per spec group: patterns, lr, weight decay, schedule summary, freeze (file order)."""
+    parts = [optimizer_line(spec), f"default schedule: {schedules.describe(spec.schedule)}", f"unmatched: {spec.unmatched}"]
+    if spec.layer_decay is not None:
+        ld = spec.layer_decay
+        parts.append(f"layer decay: rate {fmt_float(ld.rate)} over layers {', '.join(ld.layers)} (input side first)")
+    headers = ["group", "patterns", "lr", "wd", "schedule", "freeze", "other"]
+    rows = []
+    for r in spec_rows(spec):
+        lr = "-" if r["lr"] is None else fmt_float(r["lr"])
+        if r["lr_set_by"].startswith("lr_mult"):
+            lr += f" ({r['lr_set_by']})"
+        rows.append(
+            [
+                r["name"] + (" (optional)" if r["optional"] else ""),
+                " ".join(r["params"]),
+                lr,
+                "-" if r["weight_decay"] is None else fmt_float(r["weight_decay"]),
+                r["schedule_summary"] or "-",
+                _freeze_text(_freeze_from_json(r["freeze"])),
+                " ".join(f"{k}={_value_text(v)}" for k, v in r["hyperparameters"].items()) or "-",
+            ]
+        )
+    parts += ["", f"groups ({len(rows)}, applied in file order; '-' = inherited)", render_table(headers, rows, width=width)]
+    return "\n".join(parts)
+
+
+def _freeze_from_json(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return FreezeUntil(until_step=int(value["until_step"]))
+    return value

@@ -1,0 +1,106 @@
+"""--model SOURCE: parameter names and shapes from callables, checkpoints and lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lrspec.model_sources import SourceError, canonical_tf_name, open_source
+
+LENET_TORCH = {
+    "features.0.weight": (6, 3, 5, 5), "features.0.bias": (6,), "features.3.weight": (16, 6, 5, 5), "features.3.bias": (16,),
+    "classifier.0.weight": (120, 400), "classifier.0.bias": (120,), "classifier.2.weight": (84, 120),
+    "classifier.2.bias": (84,), "classifier.4.weight": (10, 84), "classifier.4.bias": (10,),
+}
+# Keras twin: HWIO conv kernels, (in, out) dense kernels (lrspec.examples docstrings)
+LENET_KERAS = {
+    "features.0.kernel": (5, 5, 3, 6), "features.0.bias": (6,), "features.3.kernel": (5, 5, 6, 16), "features.3.bias": (16,),
+    "classifier.0.kernel": (400, 120), "classifier.0.bias": (120,), "classifier.2.kernel": (120, 84),
+    "classifier.2.bias": (84,), "classifier.4.kernel": (84, 10), "classifier.4.bias": (10,),
+}
+
+
+def test_canonical_tf_name() -> None:
+    assert canonical_tf_name("features/0/kernel:0") == "features.0.kernel"
+    assert canonical_tf_name("blocks.1/fc1/bias") == "blocks.1.fc1.bias"
+
+
+def test_params_file_sources(tmp_path: Path) -> None:
+    txt = tmp_path / "p.txt"
+    txt.write_text("a.weight 3,4\na.bias\n")
+    src = open_source(str(txt))
+    assert (src.kind, dict(src.params or {})) == ("params-file", {"a.weight": (3, 4), "a.bias": None})
+    js = tmp_path / "p.json"
+    js.write_text('{"x": [2]}')
+    assert dict(open_source(str(js)).params or {}) == {"x": (2,)}
+
+
+@pytest.mark.torch
+def test_callable_torch() -> None:
+    pytest.importorskip("torch")
+    src = open_source("lrspec.examples:lenet_torch")
+    assert (src.kind, src.framework) == ("callable", "torch")
+    assert dict(src.model.named_parameters()).keys() == LENET_TORCH.keys()
+
+
+@pytest.mark.torch
+def test_torch_state_dict_checkpoints(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from lrspec.examples import lenet_torch
+
+    sd = lenet_torch().state_dict()
+    torch.save(sd, tmp_path / "m.pt")
+    assert dict(open_source(str(tmp_path / "m.pt")).params or {}) == LENET_TORCH
+    torch.save({"epoch": 4, "state_dict": sd}, tmp_path / "wrapped.pth")
+    assert dict(open_source(str(tmp_path / "wrapped.pth")).params or {}) == LENET_TORCH
+    torch.save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "ddp.bin")  # DistributedDataParallel prefix
+    assert dict(open_source(str(tmp_path / "ddp.bin")).params or {}) == LENET_TORCH
+
+
+@pytest.mark.torch
+def test_batchnorm_buffers_are_not_parameters(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    torch.save(net.state_dict(), tmp_path / "bn.pt")
+    params = open_source(str(tmp_path / "bn.pt")).params or {}
+    assert list(params) == [n for n, _ in net.named_parameters()]
+
+
+@pytest.mark.torch
+def test_safetensors(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("safetensors.torch")
+    from lrspec.examples import lenet_torch
+
+    st.save_file(lenet_torch().state_dict(), str(tmp_path / "m.safetensors"))
+    src = open_source(str(tmp_path / "m.safetensors"))
+    assert src.kind == "safetensors" and dict(src.params or {}) == LENET_TORCH
+    st.save_file({"w": torch.zeros(2, 3), "step": torch.zeros((), dtype=torch.int64)}, str(tmp_path / "i.safetensors"))
+    assert dict(open_source(str(tmp_path / "i.safetensors")).params or {}) == {"w": (2, 3)}
+
+
+@pytest.mark.tf
+def test_keras_sources(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    from lrspec.examples import lenet_keras
+
+    src = open_source("lrspec.examples:lenet_keras")
+    assert (src.kind, src.framework) == ("callable", "keras")
+    model = lenet_keras()
+    model.save(tmp_path / "m.keras")
+    assert dict(open_source(str(tmp_path / "m.keras")).params or {}) == LENET_KERAS
+    model.save_weights(tmp_path / "m.weights.h5")
+    assert dict(open_source(str(tmp_path / "m.weights.h5")).params or {}) == LENET_KERAS
+    # a name-based checkpoint: tf.train.Checkpoint of plain variables keyed by name
+    ckpt = tf.train.Checkpoint(**{"dense_kernel": tf.Variable(tf.zeros((3, 2)))})
+    prefix = ckpt.save(str(tmp_path / "ckpt" / "model"))
+    assert dict(open_source(prefix).params or {}) == {"dense_kernel": (3, 2)}
+    assert dict(open_source(str(tmp_path / "ckpt")).params or {}) == {"dense_kernel": (3, 2)}
+
+
+def test_unknown_source() -> None:
+    with pytest.raises(SourceError, match="no such file, and not a 'module:callable' reference"):
+        open_source("missing.pt")
