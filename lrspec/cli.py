@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_verify, "Check that every target gives the same updates as the NumPy reference.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--params", required=True, metavar="FILE", help="parameter list with shapes")
-    p.add_argument("--steps", type=_positive_int, default=20, metavar="N", help="updates to run (default: 20)")
+    p.add_argument("--steps", type=_positive_int, default=50, metavar="N", help="updates to run (default: 50, as lrspec.verify)")
     p.add_argument("--targets", metavar="T1,T2", help="comma-separated targets (default: every installed one)")
     fmt(p)
     return parser
