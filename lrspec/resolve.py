@@ -224,11 +224,15 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
     bounds = [0, *np.cumsum(counts).tolist()]
     sorted_names = list(map(names.__getitem__, by_group.tolist()))
 
-    # sources and layer of each plan group, over the combos it merges
+    # sources, naming groups and layer of each plan group, over the combos it merges
+    effective = [_effective_groups(spec, rules, b) for b in bases]
     sources_of: list[set[int]] = [set() for _ in range(num_groups)]
+    naming_of: list[list[tuple[int, ...]]] = [[] for _ in range(num_groups)]
     depths_of: list[set[int]] = [set() for _ in range(num_groups)]
     for g, m, d in zip(group_of_combo.tolist(), combo_match.tolist(), combo_depth.tolist()):
         sources_of[g].update(bases[m].gis)
+        if effective[m] not in naming_of[g]:
+            naming_of[g].append(effective[m])
         depths_of[g].add(d)
     source_names: dict[frozenset[int], tuple[str, ...]] = {}
     plan_groups: list[PlanGroup] = []
@@ -242,7 +246,7 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
             sources = source_names[key] = tuple(groups[gi].name for gi in sorted(key))
         depths = depths_of[g]
         layer = next(iter(depths)) if len(depths) == 1 and -1 not in depths else None
-        name = _group_name(sources, layer, used)
+        name = _group_name([tuple(groups[gi].name for gi in eff) for eff in naming_of[g]], layer, used)
         used.add(name)
         plan_groups.append(
             PlanGroup(
@@ -272,19 +276,36 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
     )
 
 
-def _group_name(sources: tuple[str, ...], layer: int | None, used: set[str]) -> str:
-    if not sources:
-        base = "default"
-    elif len(sources) <= 3:
-        base = "+".join(sources)
-    else:
-        base = f"{sources[0]}+{len(sources) - 1}more"
+def _group_name(effective: list[tuple[str, ...]], layer: int | None, used: set[str]) -> str:
+    """A readable, unique plan-group name.
+
+    Named after the spec groups that *change* a setting of its parameters (``conv+stem``),
+    ``default`` when none does; merged parameters reached through different groups are
+    joined with ``|``; ``@layer{d}`` marks a layer-decay depth; ``#2``... disambiguates.
+    """
+    parts = ["+".join(e) if len(e) <= 3 else f"{e[0]}+{len(e) - 1}more" for e in effective]
+    parts = [p or "default" for p in parts] or ["default"]
+    base = "|".join(parts) if len(parts) <= 3 else f"{parts[0]}|+{len(parts) - 1}more"
     if layer is not None:
         base += f"@layer{layer}"
     name, k = base, 2
     while name in used:
         name, k = f"{base}#{k}", k + 1
     return name
+
+
+def _effective_groups(spec: Spec, rules: list[_Rule], base: _Settings) -> tuple[int, ...]:
+    """The matched groups whose removal would change the settings (they name the plan group)."""
+    out: list[int] = []
+    for gi in base.gis:
+        try:
+            other = _cascade(spec, rules, [g for g in base.gis if g != gi])
+        except ResolveError:
+            out.append(gi)
+            continue
+        if other.key != base.key or other.lr != base.lr:
+            out.append(gi)
+    return tuple(out)
 
 
 def _schedule_key(schedule: Any) -> str:

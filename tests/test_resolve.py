@@ -442,3 +442,26 @@ def test_plan_is_immutable() -> None:
 def test_api_exports() -> None:
     assert lrspec.resolve is resolve
     assert issubclass(ResolveError, ValueError)
+
+
+def test_plan_groups_are_named_after_the_spec_groups_that_change_something() -> None:
+    spec = Spec.model_validate(
+        {
+            "version": 1,
+            "optimizer": {"type": "adam", "lr": 1e-3},  # weight_decay defaults to 0
+            "groups": [
+                {"name": "conv", "params": ["conv*"], "lr": 1e-5},
+                {"name": "stem", "params": ["conv1.*"], "freeze": {"until_step": 100}},
+                {"name": "no_decay", "params": ["*.bias"], "weight_decay": 0.0},  # no effect: wd is 0 already
+                {"name": "head_a", "params": ["fc1.*"], "lr": 1e-2},
+                {"name": "head_b", "params": ["fc2.*"], "lr": 1e-2},
+            ],
+        }
+    )
+    names = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "body.w"]
+    plan = resolve(spec, names)
+    assert [g.name for g in plan.groups] == ["conv+stem", "conv", "head_a|head_b", "default"]
+    assert plan.group_of("fc2.weight").name == "head_a|head_b"
+    assert plan.group_of("body.w").name == "default"
+    # sources still record every spec group whose patterns matched
+    assert plan.group("conv+stem").sources == ("conv", "stem", "no_decay")
