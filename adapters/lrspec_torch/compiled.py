@@ -1,0 +1,83 @@
+"""The result of compiling a Plan for torch: optimizer, scheduler, plan, and a readable table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lrspec.explain import plan_table
+from lrspec.plan import Plan
+from lrspec.render import DEFAULT_WIDTH, fmt_float, render_table
+from lrspec_torch.scheduler import PlanScheduler
+
+__all__ = ["CompiledTorch"]
+
+
+@dataclass
+class CompiledTorch:
+    """What ``lrspec.compile(spec, model, target="torch")`` returns.
+
+    ``optimizer`` is a plain ``torch.optim`` optimizer (one param group per trainable plan
+    group, each with ``"name"``); ``scheduler`` is a :class:`PlanScheduler`; ``plan`` is the
+    resolved plan. Train with ``loss.backward(); optimizer.step(); scheduler.step();
+    optimizer.zero_grad()``.
+    """
+
+    optimizer: torch.optim.Optimizer
+    scheduler: PlanScheduler
+    plan: Plan
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}``."""
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Load :meth:`state_dict` output (optimizer first, then scheduler)."""
+        from lrspec.errors import CheckpointError
+
+        if not isinstance(state, Mapping) or "optimizer" not in state or "scheduler" not in state:
+            raise CheckpointError(
+                "expected a dict with 'optimizer' and 'scheduler' entries (CompiledTorch.state_dict())"
+            )
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+
+    def rows(self, t: int | None = None) -> list[dict[str, Any]]:
+        """One dict per optimizer param group: name, tensor count, numel, lr at ``t``
+        (default: now; 0 while frozen), weight decay."""
+        t = self.scheduler.t if t is None else t
+        return [
+            {
+                "group": g.name,
+                "params": len(pg["params"]),
+                "numel": sum(p.numel() for p in pg["params"]),
+                "lr": g.lr_at(t),
+                "weight_decay": g.weight_decay,
+            }
+            for g, pg in zip(self.scheduler.plan_groups, self.optimizer.param_groups)
+        ]
+
+    def describe(self, t: int | None = None, *, params: bool = False, width: int = DEFAULT_WIDTH) -> str:
+        """A readable summary: the torch optimizer and its implementation, the param groups
+        with their lr at update ``t`` (default: now), then the plan
+        (:func:`lrspec.explain.plan_table`; ``params=True`` adds one row per parameter)."""
+        t = self.scheduler.t if t is None else t
+        impl = ", ".join(f"{k}={self.optimizer.defaults.get(k)}" for k in ("foreach", "fused"))
+        head = (
+            f"torch.optim.{type(self.optimizer).__name__} ({impl}): "
+            f"{len(self.optimizer.param_groups)} param group(s), t = {t}"
+        )
+        rows = [
+            [r["group"], str(r["params"]), str(r["numel"]), fmt_float(r["lr"]), fmt_float(r["weight_decay"])]
+            for r in self.rows(t)
+        ]
+        table = render_table(
+            ["param group", "tensors", "numel", f"lr@{t}", "wd"], rows, width=width, align=["l", "r", "r", "r", "r"]
+        )
+        return "\n".join([head, table, "", plan_table(self.plan, width=width, params=params)])
+
+    def __str__(self) -> str:
+        return self.describe()
