@@ -225,14 +225,14 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
     sorted_names = list(map(names.__getitem__, by_group.tolist()))
 
     # sources, naming groups and layer of each plan group, over the combos it merges
-    effective = [_effective_groups(spec, rules, b) for b in bases]
+    deciding = [_deciding_groups(rules, b.gis) for b in bases]
     sources_of: list[set[int]] = [set() for _ in range(num_groups)]
     naming_of: list[list[tuple[int, ...]]] = [[] for _ in range(num_groups)]
     depths_of: list[set[int]] = [set() for _ in range(num_groups)]
     for g, m, d in zip(group_of_combo.tolist(), combo_match.tolist(), combo_depth.tolist()):
         sources_of[g].update(bases[m].gis)
-        if effective[m] not in naming_of[g]:
-            naming_of[g].append(effective[m])
+        if deciding[m] not in naming_of[g]:
+            naming_of[g].append(deciding[m])
         depths_of[g].add(d)
     source_names: dict[frozenset[int], tuple[str, ...]] = {}
     plan_groups: list[PlanGroup] = []
@@ -246,7 +246,7 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
             sources = source_names[key] = tuple(groups[gi].name for gi in sorted(key))
         depths = depths_of[g]
         layer = next(iter(depths)) if len(depths) == 1 and -1 not in depths else None
-        name = _group_name([tuple(groups[gi].name for gi in eff) for eff in naming_of[g]], layer, used)
+        name = _group_name([tuple(groups[gi].name for gi in d) for d in naming_of[g]], layer, used)
         used.add(name)
         plan_groups.append(
             PlanGroup(
@@ -276,14 +276,17 @@ def resolve(spec: Spec, params: Iterable[str] | Mapping[str, Any]) -> Plan:
     )
 
 
-def _group_name(effective: list[tuple[str, ...]], layer: int | None, used: set[str]) -> str:
+def _group_name(deciding: list[tuple[str, ...]], layer: int | None, used: set[str]) -> str:
     """A readable, unique plan-group name.
 
-    Named after the spec groups that *change* a setting of its parameters (``conv+stem``),
-    ``default`` when none does; merged parameters reached through different groups are
-    joined with ``|``; ``@layer{d}`` marks a layer-decay depth; ``#2``... disambiguates.
+    Each set of matched spec groups is named after the groups that *decide* a setting (the
+    last matching group setting each field, as in the cascade), e.g. ``conv+stem``;
+    ``default`` when none does. A plan group that merges several such sets keeps the
+    minimal ones (a set containing another adds nothing) joined with ``|``, e.g.
+    ``head_a|head_b``; ``@layer{d}`` marks a layer-decay depth; ``#2``... disambiguates.
     """
-    parts = ["+".join(e) if len(e) <= 3 else f"{e[0]}+{len(e) - 1}more" for e in effective]
+    minimal = [d for d in deciding if not any(set(o) < set(d) for o in deciding)]
+    parts = ["+".join(d) if len(d) <= 3 else f"{d[0]}+{len(d) - 1}more" for d in minimal]
     parts = [p or "default" for p in parts] or ["default"]
     base = "|".join(parts) if len(parts) <= 3 else f"{parts[0]}|+{len(parts) - 1}more"
     if layer is not None:
@@ -294,18 +297,22 @@ def _group_name(effective: list[tuple[str, ...]], layer: int | None, used: set[s
     return name
 
 
-def _effective_groups(spec: Spec, rules: list[_Rule], base: _Settings) -> tuple[int, ...]:
-    """The matched groups whose removal would change the settings (they name the plan group)."""
-    out: list[int] = []
-    for gi in base.gis:
-        try:
-            other = _cascade(spec, rules, [g for g in base.gis if g != gi])
-        except ResolveError:
-            out.append(gi)
-            continue
-        if other.key != base.key or other.lr != base.lr:
-            out.append(gi)
-    return tuple(out)
+def _deciding_groups(rules: list[_Rule], gis: tuple[int, ...]) -> tuple[int, ...]:
+    """The matched groups (file order) that are the last to set at least one setting."""
+    last: dict[str, int] = {}
+    for gi in gis:
+        rule = rules[gi]
+        if rule.lr is not None or rule.lr_mult is not None:
+            last["lr"] = gi
+        if rule.weight_decay is not None or rule.decay_mult is not None:
+            last["weight_decay"] = gi
+        if rule.group.freeze is not None:
+            last["freeze"] = gi
+        if rule.group.schedule is not None:
+            last["schedule"] = gi
+        for h in rule.hyperparameters:
+            last[h] = gi
+    return tuple(sorted(set(last.values())))
 
 
 def _schedule_key(schedule: Any) -> str:

@@ -444,7 +444,7 @@ def test_api_exports() -> None:
     assert issubclass(ResolveError, ValueError)
 
 
-def test_plan_groups_are_named_after_the_spec_groups_that_change_something() -> None:
+def test_plan_groups_are_named_after_the_spec_groups_that_decide_a_setting() -> None:
     spec = Spec.model_validate(
         {
             "version": 1,
@@ -452,15 +452,18 @@ def test_plan_groups_are_named_after_the_spec_groups_that_change_something() -> 
             "groups": [
                 {"name": "conv", "params": ["conv*"], "lr": 1e-5},
                 {"name": "stem", "params": ["conv1.*"], "freeze": {"until_step": 100}},
-                {"name": "no_decay", "params": ["*.bias"], "weight_decay": 0.0},  # no effect: wd is 0 already
+                {"name": "no_decay", "params": ["*.bias"], "weight_decay": 0.0},  # same value as the default
                 {"name": "head_a", "params": ["fc1.*"], "lr": 1e-2},
                 {"name": "head_b", "params": ["fc2.*"], "lr": 1e-2},
             ],
         }
     )
-    names = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "body.w"]
+    names = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "body.w", "body.bias"]
     plan = resolve(spec, names)
+    # conv1.bias is decided by conv+stem+no_decay and merged with conv1.weight (conv+stem): the
+    # minimal set names the group; body.w (nothing) and body.bias (no_decay, same value) -> default
     assert [g.name for g in plan.groups] == ["conv+stem", "conv", "head_a|head_b", "default"]
+    assert plan.group_of("body.bias").name == "default"
     assert plan.group_of("fc2.weight").name == "head_a|head_b"
     assert plan.group_of("body.w").name == "default"
     # sources still record every spec group whose patterns matched
