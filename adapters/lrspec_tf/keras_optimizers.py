@@ -206,48 +206,10 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
         else:
             lr = tf.constant(g.lr, tf.float64) * scale * sched
         slot_vars = {n: self._slot(n, idx) for n in self._lrspec_slot_names if self._slot(n, idx) is not None}
-        step_var = self._lrspec_steps[idx]
-        family = self.family
-
-        def do_update() -> Any:
-            step = None
-            new_step = None
-            if step_var is not None:
-                new_step = tf.convert_to_tensor(step_var.value) + 1
-                step = tf.cast(new_step, tf.float64)
-            fused = None
-            if not tf.distribute.has_strategy():
-                fused = rules.fused_apply(family, variable, grad, slot_vars, lr, step, g.weight_decay, g.hyperparameters)
-            if fused is not None:
-                ops: list[Any] = list(fused)
-                if step_var is not None:
-                    ops.append(step_var.value.assign(new_step))
-                if tf.executing_eagerly():
-                    return tf.constant(True)
-                with tf.control_dependencies([op for op in ops if op is not None]):
-                    return tf.constant(True)
-            state = {n: tf.convert_to_tensor(v.value) for n, v in slot_vars.items()}
-            p_new, st_new = rules.apply_rule(
-                family, tf.convert_to_tensor(variable), grad, state, lr, step, g.weight_decay, g.hyperparameters
-            )
-            ops = [variable.assign(p_new)]
-            for n, val in st_new.items():
-                ops.append(slot_vars[n].value.assign(val))
-            if step_var is not None:
-                ops.append(step_var.value.assign(new_step))
-            if tf.executing_eagerly():
-                return tf.constant(True)
-            with tf.control_dependencies([op for op in ops if op is not None]):
-                return tf.constant(True)
-
-        if g.frozen_until is not None:
-            tf.cond(
-                t >= tf.constant(int(g.frozen_until), t.dtype),
-                do_update,
-                lambda: tf.constant(False),
-            )
-        else:
-            do_update()
+        rules.update_variable(
+            self.family, variable, grad, slot_vars, lr, self._lrspec_steps[idx], g.weight_decay, g.hyperparameters,
+            g.frozen_until, t,
+        )
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:

@@ -9,10 +9,12 @@ optimizer does what the adapter's ``LrspecOptimizer`` does:
 
 * lr of a variable at update t = plan group lr * m(t), with t = ``optimizer.iterations``;
 * a per-variable step counter (torch's ``state['step']``), slots from ``slot_specs``;
-* the update itself: ``fused_apply`` (TF's fused kernels, where the rules module has one and
-  it applies) else ``apply_rule``, exactly as the adapter chooses;
-* permanently frozen variables are never touched; variables frozen until N are skipped
-  (no update, no state, no weight decay) while ``iterations < N`` via ``tf.cond``.
+* the update itself, step counter and freeze mask included: ``update_variable`` of the rules
+  module (inlined with them), the very function the adapter calls: ``fused_apply`` (TF's fused
+  kernels, where it has one and no distribution strategy is active) else ``apply_rule``;
+  variables frozen until N are skipped (no update, no state, no weight decay) while
+  ``iterations < N`` via ``tf.cond``;
+* permanently frozen variables are never touched.
 
 Variables are matched by canonical name (``variable.path`` with ``/`` -> ``.``, ``:0`` removed).
 """
@@ -23,6 +25,7 @@ import inspect
 import types
 from typing import Any
 
+from lrspec.emit._common import docstring_lines, literal
 from lrspec.emit.schedule_code import tf_schedule
 from lrspec.plan import Plan
 
@@ -54,8 +57,6 @@ def _canonical(variable):
 
 
 _INDEX = {name: gi for gi, g in enumerate(GROUPS) for name in g["params"]}
-# the adapter's fused-kernel path (same update, TF's resource kernels), when its rules have one
-_FUSED = globals().get("fused_apply")
 
 
 class TorchRuleOptimizer(keras.optimizers.Optimizer):
@@ -102,37 +103,10 @@ class TorchRuleOptimizer(keras.optimizers.Optimizer):
         if isinstance(gradient, tf.IndexedSlices):
             gradient = tf.convert_to_tensor(gradient)
         grad = tf.cast(gradient, variable.dtype)
-        slot_vars = self._slots[idx]
-        step_var = self._steps[idx]
-
-        def do_update():
-            step = new_step = None
-            if step_var is not None:
-                new_step = tf.convert_to_tensor(step_var.value) + 1
-                step = tf.cast(new_step, tf.float64)
-            fused = None
-            if _FUSED is not None and not tf.distribute.has_strategy():
-                fused = _FUSED(FAMILY, variable, grad, slot_vars, lr, step, g["weight_decay"], g["hyperparameters"])
-            if fused is not None:
-                ops = list(fused)
-            else:
-                state = {n: tf.convert_to_tensor(v.value) for n, v in slot_vars.items()}
-                p_new, st_new = apply_rule(
-                    FAMILY, tf.convert_to_tensor(variable), grad, state, lr, step, g["weight_decay"], g["hyperparameters"]
-                )
-                ops = [variable.assign(p_new)]
-                ops += [slot_vars[n].value.assign(v) for n, v in st_new.items()]
-            if step_var is not None:
-                ops.append(step_var.value.assign(new_step))
-            if tf.executing_eagerly():
-                return tf.constant(True)
-            with tf.control_dependencies([op for op in ops if op is not None]):
-                return tf.constant(True)
-
-        if g["frozen_until"] is not None:
-            tf.cond(t >= tf.constant(int(g["frozen_until"]), t.dtype), do_update, lambda: tf.constant(False))
-        else:
-            do_update()
+        update_variable(
+            FAMILY, variable, grad, self._slots[idx], lr, self._steps[idx], g["weight_decay"], g["hyperparameters"],
+            g["frozen_until"], t,
+        )
 
 
 def build(model):
@@ -182,21 +156,14 @@ def inlined_source() -> str:
     return "\n".join(parts)
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, tuple):
-        return "(" + ", ".join(repr(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
-
-
 def emit_tf(plan: Plan, header: str) -> str:
     """Source of the generated Keras module; ``header`` is its docstring's first paragraph."""
     lines = [
-        f'"""{header}',
-        "",
-        "Self-contained: needs only TensorFlow and Keras 3. Entry point: build(model) -> optimizer.",
-        "The update rules below are inlined from lrspec_tf.rules (PyTorch's definitions).",
-        '"""',
-        "",
+        *docstring_lines(
+            header,
+            "Self-contained: needs only TensorFlow and Keras 3. Entry point: build(model) -> optimizer.",
+            "The update rules below are inlined from lrspec_tf.rules (PyTorch's definitions).",
+        ),
         PREAMBLE,
         f"FAMILY = {plan.family!r}",
         f"PLAN_FINGERPRINT = {plan.fingerprint!r}",
@@ -214,7 +181,7 @@ def emit_tf(plan: Plan, header: str) -> str:
         sched_names.append(name)
     lines.append("GROUPS = [")
     for g in plan.groups:
-        hyper = ", ".join(f"{k!r}: {_literal(v)}" for k, v in g.hyperparameters.items())
+        hyper = ", ".join(f"{k!r}: {literal(v)}" for k, v in g.hyperparameters.items())
         lines += [
             "    {",
             f"        \"name\": {g.name!r},",

@@ -19,8 +19,7 @@ Parameters are matched by name (``named_parameters(remove_duplicate=False)``, a 
 
 from __future__ import annotations
 
-from typing import Any
-
+from lrspec.emit._common import docstring_lines, literal
 from lrspec.emit.schedule_code import python_schedule
 from lrspec.plan import Plan
 
@@ -99,22 +98,10 @@ def build(model):
 '''
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
-
-
 def emit_torch(plan: Plan, header: str) -> str:
     """Source of the generated module; ``header`` is its docstring's first paragraph."""
     lines = [
-        f'"""{header}',
-        "",
-        "Self-contained: needs only torch. Entry point: build(model) -> (optimizer, scheduler).",
-        '"""',
-        "",
+        *docstring_lines(header, "Self-contained: needs only torch. Entry point: build(model) -> (optimizer, scheduler)."),
         "import bisect  # noqa: F401  (used by some schedules)",
         "import math",
         "",
@@ -136,7 +123,7 @@ def emit_torch(plan: Plan, header: str) -> str:
         schedule_names.append(name)
     lines.append("GROUPS = [")
     for g, sched in zip(plan.groups, schedule_names):
-        options = ", ".join(f"{k!r}: {_literal(v)}" for k, v in g.hyperparameters.items())
+        options = ", ".join(f"{k!r}: {literal(v)}" for k, v in g.hyperparameters.items())
         lines += [
             "    {",
             f"        \"name\": {g.name!r},",
