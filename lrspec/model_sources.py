@@ -170,11 +170,31 @@ def _strip_ddp(params: dict[str, Shape | None]) -> dict[str, Shape | None]:
     return params
 
 
+def _looks_like_torch_save(path: str) -> bool:
+    """True for torch.save's zip container or a legacy pickle (protocol 2+ starts with 0x80)."""
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, "rb") as fh:
+        return fh.read(1) == b"\x80"
+
+
 def _from_torch_checkpoint(source: str) -> ModelSource:
     torch = _import(source, "torch", "a PyTorch checkpoint")
     try:
         obj = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:
+        if not _looks_like_torch_save(source):
+            raise SourceError(
+                source, "is not a PyTorch checkpoint (neither torch.save's zip format nor a legacy pickle): "
+                "the file is corrupt or in another format"
+            ) from None
+        if "Weights only load failed" in str(exc):
+            raise SourceError(
+                source, "holds pickled Python objects (e.g. a whole nn.Module or optimizer), which lrspec "
+                "never unpickles; save model.state_dict() instead"
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(
             source, f"cannot load it with torch.load(weights_only=True): {first} "
@@ -245,6 +265,11 @@ def _from_keras(source: str) -> ModelSource:
     try:
         model = keras.saving.load_model(source, compile=False)
     except Exception as exc:
+        if "Weights only load failed" in str(exc):
+            raise SourceError(
+                source, "holds pickled Python objects (e.g. a whole nn.Module or optimizer), which lrspec "
+                "never unpickles; save model.state_dict() instead"
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(source, f"keras cannot load the model: {first}") from None
     params = keras_variable_paths(model)
@@ -327,6 +352,11 @@ def _from_tf_checkpoint(source: str, prefix: str) -> ModelSource:
     except SourceError:
         raise
     except Exception as exc:
+        if "Weights only load failed" in str(exc):
+            raise SourceError(
+                source, "holds pickled Python objects (e.g. a whole nn.Module or optimizer), which lrspec "
+                "never unpickles; save model.state_dict() instead"
+            ) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(source, f"tf.train.list_variables failed: {first}") from None
     params: dict[str, Shape | None] = {}

@@ -104,3 +104,21 @@ def test_keras_sources(tmp_path: Path) -> None:
 def test_unknown_source() -> None:
     with pytest.raises(SourceError, match="no such file, and not a 'module:callable' reference"):
         open_source("missing.pt")
+
+
+def test_corrupt_and_pickled_torch_checkpoints_get_plain_causes(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(SourceError, match=r"is not a PyTorch checkpoint .* corrupt or in another format"):
+        open_source(str(junk))
+    truncated = tmp_path / "truncated.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), truncated)
+    truncated.write_bytes(truncated.read_bytes()[:40])
+    with pytest.raises(SourceError, match=r"truncated\.pt"):
+        open_source(str(truncated))
+    pickled = tmp_path / "module.pt"
+    torch.save({"model": torch.nn.Linear(2, 2)}, pickled)
+    with pytest.raises(SourceError, match=r"pickled Python objects .* save model\.state_dict\(\) instead") as info:
+        open_source(str(pickled))
+    assert "\x1b[" not in str(info.value)  # no terminal escape codes leak from torch's message
