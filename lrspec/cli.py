@@ -13,11 +13,14 @@ per problem, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -462,14 +465,55 @@ def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
         return 130
 
 
+#: Lines TensorFlow's C++ runtime prints at import even with TF_CPP_MIN_LOG_LEVEL set (it
+#: writes them before its logging is initialised). Only these exact lines are dropped.
+_TF_IMPORT_NOISE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    rb"|I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on\..*)\r?\n?$"
+)
+
+
+@contextlib.contextmanager
+def _without_tf_import_noise() -> Iterator[None]:
+    """Route the process's stderr (fd 2) through a pipe whose reader forwards every line at
+    once except :data:`_TF_IMPORT_NOISE`. A no-op when stderr is not a real file descriptor."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, fd)
+    os.close(write_end)
+
+    def forward() -> None:
+        with os.fdopen(read_end, "rb") as source:
+            for line in source:
+                if not _TF_IMPORT_NOISE.match(line):
+                    os.write(saved, line)
+
+    pump = threading.Thread(target=forward, name="lrspec-stderr", daemon=True)
+    pump.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd)  # closes the pipe's last write end: the reader sees EOF
+        pump.join(timeout=5)
+        os.close(saved)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: ``lrspec ...``. Returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     # TensorFlow's C++ info/warning lines would interleave with our output; the user's own
-    # setting wins.
+    # setting wins, and the two lines TF prints regardless are filtered from stderr.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        return run(args, sys.stdout, sys.stderr)
+        with _without_tf_import_noise():
+            return run(args, sys.stdout, sys.stderr)
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -185,3 +185,35 @@ def test_verify_exit_code_follows_the_report(spec_file: Path, params_file: Path,
     monkeypatch.setattr(verify_mod, "verify", lambda *a, **k: Report())
     monkeypatch.setattr(verify_mod, "format_report", lambda r: "diverged")
     assert run(f"verify {spec_file} --params {params_file}") == (1, "diverged\n", "")
+
+
+def test_tensorflow_import_noise_is_filtered_but_other_stderr_passes() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from lrspec.cli import _without_tf_import_noise\n"
+        "with _without_tf_import_noise():\n"
+        "    os.write(2, b'keep: native line\\n')\n"
+        "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "    os.write(2, b'I0000 00:00:1795502366.962451   24100 port.cc:153] oneDNN custom operations are on. "
+        "You may see slightly different numerical results.\\n')\n"
+        "    print('keep: python line', file=sys.stderr)\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stderr.splitlines() == ["keep: native line", "keep: python line", "after"]
+
+
+def test_compile_for_tf_prints_no_tensorflow_noise() -> None:
+    import subprocess
+    import sys
+
+    pytest.importorskip("tensorflow")
+    cmd = [sys.executable, "-m", "lrspec", "compile", "examples/finetune_cnn.yaml", "--target", "tf",
+           "--model", "lrspec.examples:mnist_cnn_keras"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "built: lrspec_tf.keras_optimizers.TorchAdam with 2 optimizer groups" in proc.stdout
