@@ -170,6 +170,12 @@ def _strip_ddp(params: dict[str, Shape | None]) -> dict[str, Shape | None]:
     return params
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when the message is empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _looks_like_torch_save(path: str) -> bool:
     """True for torch.save's zip container or a legacy pickle (protocol 2+ starts with 0x80)."""
     import zipfile
@@ -195,9 +201,8 @@ def _from_torch_checkpoint(source: str) -> ModelSource:
                 source, "holds pickled Python objects (e.g. a whole nn.Module or optimizer), which lrspec "
                 "never unpickles; save model.state_dict() instead"
             ) from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SourceError(
-            source, f"cannot load it with torch.load(weights_only=True): {first} "
+            source, f"cannot load it with torch.load(weights_only=True): {_first_line(exc)} "
             "(only a saved state_dict can be read; save model.state_dict(), not the model)"
         ) from None
     if isinstance(obj, Mapping):
@@ -265,13 +270,7 @@ def _from_keras(source: str) -> ModelSource:
     try:
         model = keras.saving.load_model(source, compile=False)
     except Exception as exc:
-        if "Weights only load failed" in str(exc):
-            raise SourceError(
-                source, "holds pickled Python objects (e.g. a whole nn.Module or optimizer), which lrspec "
-                "never unpickles; save model.state_dict() instead"
-            ) from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(source, f"keras cannot load the model: {first}") from None
+        raise SourceError(source, f"keras cannot load the model: {_first_line(exc)}") from None
     params = keras_variable_paths(model)
     if not params:
         raise SourceError(source, "the model has no trainable variables")
@@ -352,13 +351,7 @@ def _from_tf_checkpoint(source: str, prefix: str) -> ModelSource:
     except SourceError:
         raise
     except Exception as exc:
-        if "Weights only load failed" in str(exc):
-            raise SourceError(
-                source, "holds pickled Python objects (e.g. a whole nn.Module or optimizer), which lrspec "
-                "never unpickles; save model.state_dict() instead"
-            ) from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SourceError(source, f"tf.train.list_variables failed: {first}") from None
+        raise SourceError(source, f"tf.train.list_variables failed: {_first_line(exc)}") from None
     params: dict[str, Shape | None] = {}
     for name, shape in listed:
         if name == "_CHECKPOINTABLE_OBJECT_GRAPH" or ".OPTIMIZER_SLOT" in name:
