@@ -10,14 +10,13 @@ agree with the Python functions to a few ulps of float64.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import tensorflow as tf
+from pydantic import BaseModel
 
-from lrspec import spec as S
-
-__all__ = ["ScheduleOp", "schedule_op"]
+__all__ = ["ScheduleOp", "schedule_from_dict", "schedule_op"]
 
 ScheduleOp = Callable[[Any], Any]
 
@@ -61,41 +60,50 @@ def _linear(a: float, b: float, n: int) -> ScheduleOp:
 
 def schedule_op(node: Any) -> ScheduleOp:
     """``fn(t) -> m(t)`` as a float64 TF op for a spec schedule node (see :mod:`lrspec.schedules`)."""
-    if isinstance(node, S.ConstantSchedule):
-        v = float(node.value)
+    return schedule_from_dict(node.model_dump(mode="json") if isinstance(node, BaseModel) else node)
+
+
+def schedule_from_dict(node: Mapping[str, Any]) -> ScheduleOp:
+    """:func:`schedule_op` for a schedule in its plain JSON form (``{"type": "cosine", ...}``,
+    every field present, as ``model_dump`` gives it). Plain TF code over this module's helpers,
+    so ``lrspec compile --emit python`` inlines it verbatim."""
+    kind = node["type"]
+    if kind == "constant":
+        v = float(node["value"])
         return lambda t: _c(v)
-    if isinstance(node, S.ExponentialSchedule):
-        rate, steps, stair = float(node.decay_rate), int(node.decay_steps), node.staircase
-        if stair:
+    if kind == "exponential":
+        rate, steps = float(node["decay_rate"]), int(node["decay_steps"])
+        if node["staircase"]:
             return lambda t: tf.pow(_c(rate), _floordiv(t, steps))
         return lambda t: tf.pow(_c(rate), _t64(t) / _c(steps))
-    if isinstance(node, S.StepSchedule):
-        size, gamma = int(node.step_size), float(node.gamma)
+    if kind == "step":
+        size, gamma = int(node["step_size"]), float(node["gamma"])
         return lambda t: tf.pow(_c(gamma), _floordiv(t, size))
-    if isinstance(node, S.MultiStepSchedule):
-        ms, gamma = sorted(int(m) for m in node.milestones), float(node.gamma)
+    if kind == "multistep":
+        ms, gamma = sorted(int(m) for m in node["milestones"]), float(node["gamma"])
         return lambda t: tf.pow(_c(gamma), tf.cast(_count_ge(t, ms), tf.float64))
-    if isinstance(node, S.PiecewiseSchedule):
-        bs, vs = [int(b) for b in node.boundaries], [float(v) for v in node.values]
+    if kind == "piecewise":
+        bs, vs = [int(b) for b in node["boundaries"]], [float(v) for v in node["values"]]
         table = tf.constant(vs, dtype=tf.float64)
         return lambda t: tf.gather(table, _count_ge(t, bs))
-    if isinstance(node, S.CosineSchedule):
-        T, lo = int(node.decay_steps), float(node.min_mult)
+    if kind == "cosine":
+        T, lo = int(node["decay_steps"]), float(node["min_mult"])
         return lambda t: _c(lo) + _c(1.0 - lo) * _c(0.5) * (
             _c(1.0) + tf.cos(_c(math.pi) * tf.minimum(_t64(t), _c(T)) / _c(T))
         )
-    if isinstance(node, S.PolynomialSchedule):
-        T, p, end = int(node.decay_steps), float(node.power), float(node.end_mult)
+    if kind == "polynomial":
+        T, p, end = int(node["decay_steps"]), float(node["power"]), float(node["end_mult"])
         return lambda t: _c(end) + _c(1.0 - end) * tf.pow(_c(1.0) - tf.minimum(_t64(t), _c(T)) / _c(T), _c(p))
-    if isinstance(node, S.LinearSchedule):
-        return _linear(float(node.start_mult), float(node.end_mult), int(node.steps))
-    if isinstance(node, S.InverseTimeSchedule):
-        rate, steps, stair = float(node.decay_rate), int(node.decay_steps), node.staircase
-        if stair:
+    if kind == "linear":
+        return _linear(float(node["start_mult"]), float(node["end_mult"]), int(node["steps"]))
+    if kind == "inverse_time":
+        rate, steps = float(node["decay_rate"]), int(node["decay_steps"])
+        if node["staircase"]:
             return lambda t: _c(1.0) / (_c(1.0) + _c(rate) * _floordiv(t, steps))
         return lambda t: _c(1.0) / (_c(1.0) + _c(rate) * _t64(t) / _c(steps))
-    if isinstance(node, S.SequenceSchedule):
-        return _sequence([schedule_op(s) for s in node.schedules], node.boundaries)
-    if isinstance(node, S.WarmupSchedule):
-        return _sequence([_linear(float(node.start_mult), 1.0, int(node.steps)), schedule_op(node.then)], [node.steps])
+    if kind == "sequence":
+        return _sequence([schedule_from_dict(s) for s in node["schedules"]], node["boundaries"])
+    if kind == "warmup":
+        warm = _linear(float(node["start_mult"]), 1.0, int(node["steps"]))
+        return _sequence([warm, schedule_from_dict(node["then"])], [node["steps"]])
     raise TypeError(f"not a schedule node: {node!r}")

@@ -3,8 +3,9 @@
 The generated module imports only TensorFlow and Keras and defines ``build(model)``, which
 returns a built Keras optimizer implementing torch's update rule for the plan's family, per
 variable. The update math is not rewritten here: the source of ``lrspec_tf.rules`` (the
-tf adapter's torch rules, "the one place the math lives") and the float64 schedule helpers of
-``lrspec_tf.schedules`` are inlined with :func:`inspect.getsource`. Around them, the generated
+tf adapter's torch rules, "the one place the math lives") and the float64 schedules of
+``lrspec_tf.schedules`` (``schedule_from_dict`` and its helpers, fed each group's schedule in
+its JSON form) are inlined with :func:`inspect.getsource`. Around them, the generated
 optimizer does what the adapter's ``LrspecOptimizer`` does:
 
 * lr of a variable at update t = plan group lr * m(t), with t = ``optimizer.iterations``;
@@ -26,7 +27,6 @@ import types
 from typing import Any
 
 from lrspec.emit._common import docstring_lines, literal
-from lrspec.emit.schedule_code import tf_schedule
 from lrspec.plan import Plan
 
 __all__ = ["PREAMBLE", "SCHEDULE_HELPERS", "emit_tf", "inlined_source"]
@@ -45,7 +45,7 @@ Tensor = Any
 ScheduleOp = Callable[[Any], Any]"""
 """The imports and aliases the inlined adapter source needs (the generated module's header)."""
 
-SCHEDULE_HELPERS = ("_c", "_t64", "_floordiv", "_count_ge", "_sequence", "_linear")
+SCHEDULE_HELPERS = ("_c", "_t64", "_floordiv", "_count_ge", "_sequence", "_linear", "schedule_from_dict")
 
 _RUNTIME = '''
 def _canonical(variable):
@@ -174,11 +174,6 @@ def emit_tf(plan: Plan, header: str) -> str:
         "",
         "",
     ]
-    sched_names = []
-    for k, g in enumerate(plan.groups):
-        name = f"_schedule_{k}"
-        lines += tf_schedule(g.schedule, name)
-        sched_names.append(name)
     lines.append("GROUPS = [")
     for g in plan.groups:
         hyper = ", ".join(f"{k!r}: {literal(v)}" for k, v in g.hyperparameters.items())
@@ -193,5 +188,7 @@ def emit_tf(plan: Plan, header: str) -> str:
             f"        \"frozen_until\": {g.frozen_until!r},",
             "    },",
         ]
-    lines += ["]", f"SCHEDULES = [{', '.join(sched_names)}]", "", "", ""]
+    lines += ["]", "SCHEDULES = ["]
+    lines += [f"    schedule_from_dict({literal(g.schedule.model_dump(mode='json'))})," for g in plan.groups]
+    lines += ["]", "", "", ""]
     return "\n".join(lines) + _RUNTIME.lstrip("\n")
