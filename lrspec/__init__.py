@@ -8,12 +8,12 @@ never imports torch or tensorflow; the adapters do, when a target is compiled.
 from lrspec import reference
 from lrspec.api import as_spec, compile
 from lrspec.errors import CheckpointError, LrSpecError, Problem, ResolveError, SpecError, TargetError
-from lrspec.loader import load, load_text
 from lrspec.plan import ParamInfo, Plan, PlanGroup
 from lrspec.resolve import resolve
-from lrspec.spec import Spec
+from lrspec.spec.loader import load, load_text
+from lrspec.spec.models import Spec
 from lrspec.targets import Target, available_targets, get_target
-from lrspec.verify import verify
+from lrspec.tools.verify import verify
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,8 @@
-"""``python -m lrspec``: the command line (see :mod:`lrspec.cli`)."""
+"""``python -m lrspec``: the command line (see :mod:`lrspec.tools.cli`)."""
 
 import sys
 
-from lrspec.cli import main
+from lrspec.tools.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

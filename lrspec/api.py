@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from lrspec.errors import SpecError
-from lrspec.loader import load
-from lrspec.spec import Spec
+from lrspec.spec.loader import load
+from lrspec.spec.models import Spec
 
 __all__ = ["as_spec", "compile"]
 

@@ -25,7 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from lrspec import schedules
-from lrspec.spec import OptimizerSpec, Schedule
+from lrspec.spec.models import OptimizerSpec, Schedule
 
 __all__ = ["ParamInfo", "Plan", "PlanGroup"]
 

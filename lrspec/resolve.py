@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from lrspec.errors import ResolveError
-from lrspec.patterns import NameIndex, compile_pattern
 from lrspec.plan import Plan, PlanGroup
-from lrspec.spec import FAMILY_HYPERPARAMETERS, ConstantSchedule, FreezeUntil, Group, Spec
+from lrspec.spec.models import FAMILY_HYPERPARAMETERS, ConstantSchedule, FreezeUntil, Group, Spec
+from lrspec.spec.patterns import NameIndex, compile_pattern
 
 __all__ = ["normalize_params", "resolve"]
 

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lrspec import spec as S
+from lrspec.spec import models as S
 
 ScheduleFn = Callable[[int], float]
 
@@ -134,7 +134,7 @@ def warmup(steps: int, start_mult: float = 0.0, then: ScheduleFn | None = None) 
 
 
 def from_spec(node: Any) -> ScheduleFn:
-    """Build the schedule function for a spec schedule node (any ``lrspec.spec`` schedule)."""
+    """Build the schedule function for a spec schedule node (any ``lrspec.spec.models`` schedule)."""
     if isinstance(node, S.ConstantSchedule):
         return constant(node.value)
     if isinstance(node, S.ExponentialSchedule):

@@ -1,4 +1,4 @@
-"""The `lrspec` command: happy paths, in-process through lrspec.cli.main, plus real subprocesses."""
+"""The `lrspec` command: happy paths, in-process through lrspec.tools.cli.main, plus real subprocesses."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lrspec.cli import main
+from lrspec.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -174,7 +174,7 @@ def test_verify_torch_agrees(spec_file: Path, params_file: Path) -> None:
 def test_verify_exit_code_follows_the_report(spec_file: Path, params_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
-    verify_mod = importlib.import_module("lrspec.verify")  # (lrspec.verify is also the function)
+    verify_mod = importlib.import_module("lrspec.tools.verify")  # (lrspec.tools.verify is also the function)
 
     class Report:
         ok = False
@@ -193,7 +193,7 @@ def test_tensorflow_import_noise_is_filtered_but_other_stderr_passes() -> None:
 
     code = (
         "import os, sys\n"
-        "from lrspec.cli import _without_tf_import_noise\n"
+        "from lrspec.tools.cli import _without_tf_import_noise\n"
         "with _without_tf_import_noise():\n"
         "    os.write(2, b'keep: native line\\n')\n"
         "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lrspec.cli import main
+from lrspec.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -183,7 +183,8 @@ def test_framework_not_installed(work: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_target_not_installed(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lrspec import model_sources, targets
+    from lrspec import targets
+    from lrspec.tools import model_sources
 
     fake = model_sources.ModelSource("m:make", "callable", model=object(), framework="torch")
     monkeypatch.setattr(model_sources, "open_source", lambda source: fake)

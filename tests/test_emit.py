@@ -17,10 +17,10 @@ import pytest
 
 import lrspec
 from lrspec import schedules
-from lrspec.cli import main
-from lrspec.emit.schedule_code import python_schedule
-from lrspec.paramfile import read_params
-from lrspec.spec import Spec
+from lrspec.spec.models import Spec
+from lrspec.tools.cli import main
+from lrspec.tools.emit.schedule_code import python_schedule
+from lrspec.tools.paramfile import read_params
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -109,7 +109,7 @@ def test_generated_torch_module_matches_lrspec_compile(spec: Path, tmp_path: Pat
     opt_a, sched_a = gen.build(model_a)
     # torch.optim defaults on CPU (the for-loop kernels), as in the generated module: bit-identical
     # (passing fused only where the torch class takes it: the adapter forwards it as is)
-    from lrspec.emit.torch_code import TORCH_CLASSES
+    from lrspec.tools.emit.torch_code import TORCH_CLASSES
 
     family = lrspec.load(spec).optimizer.type
     takes_fused = "fused" in inspect.signature(getattr(torch.optim, TORCH_CLASSES[family])).parameters
@@ -148,7 +148,7 @@ def test_generated_torch_module_matches_lrspec_compile(spec: Path, tmp_path: Pat
 @pytest.mark.parametrize("data", SCHEDULES, ids=lambda d: d["type"])
 def test_tf_schedule_matches_the_definition(data: dict[str, Any]) -> None:
     pytest.importorskip("lrspec_tf.rules")
-    from lrspec.emit.tf_code import PREAMBLE, inlined_source
+    from lrspec.tools.emit.tf_code import PREAMBLE, inlined_source
 
     node = _schedule_node(data)
     ns: dict[str, Any] = {}

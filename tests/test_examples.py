@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 import lrspec
-from lrspec.loader import parse_text
-from lrspec.paramfile import read_params as load_params
+from lrspec.spec.loader import parse_text
+from lrspec.tools.paramfile import read_params as load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -1,4 +1,4 @@
-"""Plan views (lrspec.explain, lrspec.render) and `explain` on every bundled example."""
+"""Plan views (lrspec.tools.explain, lrspec.tools.render) and `explain` on every bundled example."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import lrspec
-from lrspec.explain import param_rows, plan_json, plan_table, spec_json, spec_table
-from lrspec.paramfile import read_params
-from lrspec.render import render_table
+from lrspec.tools.explain import param_rows, plan_json, plan_table, spec_json, spec_table
+from lrspec.tools.paramfile import read_params
+from lrspec.tools.render import render_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,7 +158,7 @@ def _example_cases() -> list[tuple[str, Path]]:
 
 @pytest.mark.parametrize(("stem", "params_file"), _example_cases(), ids=lambda x: getattr(x, "name", x))
 def test_explain_bundled_example(stem: str, params_file: Path) -> None:
-    from lrspec.cli import main
+    from lrspec.tools.cli import main
 
     spec_file = ROOT / "examples" / f"{stem}.yaml"
     assert spec_file.exists(), f"no spec for {params_file.name}"

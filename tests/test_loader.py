@@ -9,7 +9,7 @@ import pytest
 
 import lrspec
 from lrspec import SpecError
-from lrspec.loader import MAX_NODES, load_text, parse_text
+from lrspec.spec.loader import MAX_NODES, load_text, parse_text
 
 
 def test_yaml_exponent_without_dot_is_a_float() -> None:

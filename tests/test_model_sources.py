@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lrspec.model_sources import SourceError, canonical_tf_name, open_source
+from lrspec.tools.model_sources import SourceError, canonical_tf_name, open_source
 
 LENET_TORCH = {
     "features.0.weight": (6, 3, 5, 5), "features.0.bias": (6,), "features.3.weight": (16, 6, 5, 5), "features.3.bias": (16,),

@@ -28,4 +28,4 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert "lrspec/py.typed" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "lrspec = lrspec.cli:main" in text
+    assert "lrspec = lrspec.tools.cli:main" in text

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lrspec.paramfile import ParamFileError, parse_param_text, parse_shape, read_params
+from lrspec.tools.paramfile import ParamFileError, parse_param_text, parse_shape, read_params
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from lrspec.patterns import NameIndex, PatternError, compile_pattern, regex_is_line_safe
+from lrspec.spec.patterns import NameIndex, PatternError, compile_pattern, regex_is_line_safe
 
 NAMES = [
     "features.0.weight",

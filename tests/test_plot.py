@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import lrspec
-from lrspec.cli import main
-from lrspec.plotting import plan_curves, sparkline, spec_curves
+from lrspec.tools.cli import main
+from lrspec.tools.plotting import plan_curves, sparkline, spec_curves
 
 SPEC = {
     "version": 1,

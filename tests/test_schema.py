@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from lrspec.schema import generate_schema, schema_text
+from lrspec.spec.schema import generate_schema, schema_text
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "lrspec-v1.schema.json"
 

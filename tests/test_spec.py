@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from lrspec import Spec, SpecError
-from lrspec.spec import FAMILY_HYPERPARAMETERS, ConstantSchedule, FreezeUntil, Group
+from lrspec.spec.models import FAMILY_HYPERPARAMETERS, ConstantSchedule, FreezeUntil, Group
 
 
 def spec(**extra: Any) -> Spec:

@@ -37,7 +37,7 @@ def group_from_dict(data: PlanGroup | Mapping[str, Any]) -> PlanGroup:
     """Rebuild a :class:`PlanGroup` from :meth:`PlanGroup.to_dict` output (optimizer configs)."""
     from pydantic import TypeAdapter
 
-    from lrspec.spec import Schedule
+    from lrspec.spec.models import Schedule
 
     if isinstance(data, PlanGroup):
         return data

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from lrspec.explain import plan_table
 from lrspec.plan import Plan
-from lrspec.render import DEFAULT_WIDTH, fmt_float, render_table
+from lrspec.tools.explain import plan_table
+from lrspec.tools.render import DEFAULT_WIDTH, fmt_float, render_table
 from lrspec_torch.scheduler import PlanScheduler
 
 __all__ = ["CompiledTorch"]
@@ -63,7 +63,7 @@ class CompiledTorch:
     def describe(self, t: int | None = None, *, params: bool = False, width: int = DEFAULT_WIDTH) -> str:
         """A readable summary: the torch optimizer and its implementation, the param groups
         with their lr at update ``t`` (default: now), then the plan
-        (:func:`lrspec.explain.plan_table`; ``params=True`` adds one row per parameter)."""
+        (:func:`lrspec.tools.explain.plan_table`; ``params=True`` adds one row per parameter)."""
         t = self.scheduler.t if t is None else t
         impl = ", ".join(f"{k}={self.optimizer.defaults.get(k)}" for k in ("foreach", "fused"))
         head = (

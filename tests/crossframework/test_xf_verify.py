@@ -1,4 +1,4 @@
-"""``lrspec.verify``: agreement on every example, and deliberately wrong mappings caught."""
+"""``lrspec.tools.verify``: agreement on every example, and deliberately wrong mappings caught."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 import lrspec
 import lrspec.targets
-from lrspec.verify import VerifyReport, format_report, verify
+from lrspec.tools.verify import VerifyReport, format_report, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))

@@ -1,5 +1,5 @@
 """Deliberately wrong targets, registered in tests through the ``lrspec.targets`` entry-point
-group, to show that ``lrspec.verify`` catches a wrong mapping.
+group, to show that ``lrspec.tools.verify`` catches a wrong mapping.
 
 ``KERAS_NATIVE_ADAM`` maps an Adam plan onto stock ``keras.optimizers.Adam`` with the spec's
 lr, betas and eps: Keras adds epsilon after the bias correction (``eps_hat``), so its update

@@ -13,7 +13,7 @@ keras = pytest.importorskip("keras")
 import lrspec  # noqa: E402
 from lrspec import schedules as core_schedules  # noqa: E402
 from lrspec.errors import TargetError  # noqa: E402
-from lrspec.spec import Spec  # noqa: E402
+from lrspec.spec.models import Spec  # noqa: E402
 
 SCHEDULE_NODES: list[dict[str, Any]] = [
     {"type": "constant", "value": 2.5},

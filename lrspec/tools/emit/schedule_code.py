@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from lrspec import schedules
-from lrspec import spec as S
+from lrspec.spec import models as S
 
 __all__ = ["python_schedule"]
 

@@ -20,8 +20,8 @@ from typing import Any, Union
 from pydantic import BaseModel, ValidationError
 
 from lrspec.errors import Problem, SpecError
-from lrspec.patterns import PatternError, compile_pattern
-from lrspec.spec import FAMILY_HYPERPARAMETERS, FreezeUntil, Spec
+from lrspec.spec.models import FAMILY_HYPERPARAMETERS, FreezeUntil, Spec
+from lrspec.spec.patterns import PatternError, compile_pattern
 
 Path = tuple[str | int, ...]
 Positions = Mapping[Path, tuple[int, int]]

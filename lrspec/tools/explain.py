@@ -21,8 +21,8 @@ from typing import Any
 
 from lrspec import schedules
 from lrspec.plan import Plan, PlanGroup
-from lrspec.render import DEFAULT_WIDTH, fmt_float, natural_width, render_table
-from lrspec.spec import FAMILY_HYPERPARAMETERS, FreezeUntil, Group, Spec
+from lrspec.spec.models import FAMILY_HYPERPARAMETERS, FreezeUntil, Group, Spec
+from lrspec.tools.render import DEFAULT_WIDTH, fmt_float, natural_width, render_table
 
 __all__ = [
     "JSON_FORMAT_PLAN",

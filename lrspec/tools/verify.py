@@ -185,7 +185,7 @@ def _jsonable(v: Any) -> Any:
 
 def _read_params(params: ParamsLike) -> dict[str, Shape | None]:
     if isinstance(params, (str, os.PathLike)):
-        from lrspec.paramfile import read_params
+        from lrspec.tools.paramfile import read_params
 
         return dict(read_params(params))
     if not isinstance(params, Mapping):
@@ -447,7 +447,7 @@ def verify(
     """Check that each target's compiled optimizer reproduces :mod:`lrspec.reference` for ``spec``.
 
     ``spec``: a Spec, dict or path. ``params``: a mapping name -> shape (None: unknown, a
-    1-D shape of 16 is used) or a path to a parameter list (see :mod:`lrspec.paramfile`).
+    1-D shape of 16 is used) or a path to a parameter list (see :mod:`lrspec.tools.paramfile`).
     ``targets``: names (or one comma-separated string); None means every installed target.
     A named target that cannot be loaded raises :class:`lrspec.TargetError`. ``options`` maps
     a target name to extra compile options (e.g. ``{"tf": {"strategy": "gradient-scale"}}``).

@@ -1,4 +1,4 @@
-"""Helpers shared by the emitters (:mod:`lrspec.emit.torch_code`, :mod:`lrspec.emit.tf_code`)."""
+"""Helpers shared by the emitters (:mod:`lrspec.tools.emit.torch_code`, :mod:`lrspec.tools.emit.tf_code`)."""
 
 from __future__ import annotations
 

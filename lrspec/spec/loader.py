@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from lrspec.errors import Problem, SpecError
-from lrspec.spec import Spec
-from lrspec.validation import Path, validate_spec_data
+from lrspec.spec.models import Spec
+from lrspec.spec.validation import Path, validate_spec_data
 
 __all__ = ["load", "load_text", "parse_text"]
 
@@ -193,7 +193,7 @@ def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tupl
 
 
 def _fmt(path: Path) -> str:
-    from lrspec.validation import format_path
+    from lrspec.spec.validation import format_path
 
     return format_path(path)
 

@@ -2,7 +2,7 @@
 
 These models are the single definition of the format: the JSON Schema in
 ``schemas/lrspec-v1.schema.json`` is generated from them (``lrspec schema``), and the
-loader (:mod:`lrspec.loader`) validates files with them. Every model forbids unknown keys
+loader (:mod:`lrspec.spec.loader`) validates files with them. Every model forbids unknown keys
 and is immutable. Field descriptions double as editor tooltips.
 
 Use :meth:`Spec.model_validate` (or :func:`lrspec.load`): it raises :class:`lrspec.SpecError`
@@ -414,7 +414,7 @@ class Spec(_Model):
     ) -> Spec:
         """Validate a dict into a :class:`Spec`, raising :class:`lrspec.SpecError`
         (every problem with its location) instead of pydantic's ``ValidationError``."""
-        from lrspec.validation import validate_spec_data
+        from lrspec.spec.validation import validate_spec_data
 
         return validate_spec_data(obj)
 

@@ -9,7 +9,7 @@ Sources, tried in this order:
 
 * an existing file or checkpoint, by suffix:
 
-  - ``.txt`` (or any other text file) / ``.json``: a parameter list (:mod:`lrspec.paramfile`);
+  - ``.txt`` (or any other text file) / ``.json``: a parameter list (:mod:`lrspec.tools.paramfile`);
   - ``.pt`` / ``.pth`` / ``.bin``: a PyTorch state_dict, loaded with
     ``torch.load(path, map_location="cpu", weights_only=True)`` (no arbitrary unpickling).
     A dict holding the state_dict under ``state_dict``, ``model_state_dict`` or ``model`` is
@@ -385,7 +385,7 @@ def open_source(source: str) -> ModelSource:
     if prefix is not None:
         return _from_tf_checkpoint(source, prefix)
     if path.is_file():
-        from lrspec.paramfile import ParamFileError, read_params
+        from lrspec.tools.paramfile import ParamFileError, read_params
 
         try:
             return ModelSource(source, "params-file", params=read_params(source))

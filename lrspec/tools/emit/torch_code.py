@@ -19,9 +19,9 @@ Parameters are matched by name (``named_parameters(remove_duplicate=False)``, a 
 
 from __future__ import annotations
 
-from lrspec.emit._common import docstring_lines, literal
-from lrspec.emit.schedule_code import python_schedule
 from lrspec.plan import Plan
+from lrspec.tools.emit._common import docstring_lines, literal
+from lrspec.tools.emit.schedule_code import python_schedule
 
 __all__ = ["TORCH_CLASSES", "emit_torch"]
 

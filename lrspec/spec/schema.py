@@ -1,4 +1,4 @@
-"""The JSON Schema of the spec format, generated from the pydantic models in :mod:`lrspec.spec`.
+"""The JSON Schema of the spec format, generated from the pydantic models in :mod:`lrspec.spec.models`.
 
 ``schemas/lrspec-v1.schema.json`` is the output of :func:`schema_text` (regenerate it with
 ``make schema``, i.e. ``lrspec schema > schemas/lrspec-v1.schema.json``); a test asserts the
@@ -6,7 +6,7 @@ checked-in file is up to date. Editors pick it up through a first line
 ``# yaml-language-server: $schema=../schemas/lrspec-v1.schema.json``.
 
 The schema checks structure, types and ranges. A few rules live only in the validator
-(:mod:`lrspec.validation`): ``lr`` with ``lr_mult``, ``weight_decay`` with ``decay_mult``,
+(:mod:`lrspec.spec.validation`): ``lr`` with ``lr_mult``, ``weight_decay`` with ``decay_mult``,
 duplicate group names, hyperparameters of another family, regexes that do not compile,
 unsorted boundaries/milestones, list lengths that must agree, nesterov without momentum.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lrspec.spec import Spec
+from lrspec.spec.models import Spec
 
 __all__ = ["SCHEMA_DRAFT", "generate_schema", "schema_text"]
 

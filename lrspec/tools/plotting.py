@@ -21,8 +21,8 @@ from typing import Any
 from lrspec import schedules
 from lrspec.errors import LrSpecError
 from lrspec.plan import Plan
-from lrspec.render import fmt_float, render_table
-from lrspec.spec import FreezeUntil, Spec
+from lrspec.spec.models import FreezeUntil, Spec
+from lrspec.tools.render import fmt_float, render_table
 
 __all__ = ["Curve", "PlotError", "curves_json", "plan_curves", "save_plot", "sparkline", "sparkline_table", "spec_curves"]
 

@@ -2,8 +2,8 @@
 
 The generated module does not import lrspec: parameter groups are listed by name, schedules
 are closed-form functions, freezes are explicit. Its entry point is ``build(model)``:
-``(optimizer, scheduler)`` for ``torch`` (:mod:`lrspec.emit.torch_code`), a Keras optimizer for
-``tf`` (:mod:`lrspec.emit.tf_code`). ``tf-v1`` is not supported (graph-mode code depends on
+``(optimizer, scheduler)`` for ``torch`` (:mod:`lrspec.tools.emit.torch_code`), a Keras optimizer for
+``tf`` (:mod:`lrspec.tools.emit.tf_code`). ``tf-v1`` is not supported (graph-mode code depends on
 how the caller builds its graph; use ``lrspec.compile`` with ``target="tf-v1"``).
 """
 
@@ -31,12 +31,12 @@ def emit_python(plan: Plan, target: str, *, spec_path: str = "<spec>", source: s
         "Do not edit: regenerate it when the spec or the model changes."
     )
     if target == "torch":
-        from lrspec.emit.torch_code import emit_torch
+        from lrspec.tools.emit.torch_code import emit_torch
 
         return emit_torch(plan, header)
     if target == "tf":
         try:
-            from lrspec.emit.tf_code import emit_tf
+            from lrspec.tools.emit.tf_code import emit_tf
 
             return emit_tf(plan, header)
         except ImportError as exc:

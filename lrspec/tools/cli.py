@@ -72,13 +72,13 @@ def _check_target(name: str, prog: str) -> str:
 
 
 def _load_spec(path: str) -> Any:
-    from lrspec.loader import load
+    from lrspec.spec.loader import load
 
     return load(path)
 
 
 def _read_params(path: str) -> dict[str, tuple[int, ...] | None]:
-    from lrspec.paramfile import read_params
+    from lrspec.tools.paramfile import read_params
 
     return read_params(path)
 
@@ -145,9 +145,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print the JSON Schema of the spec format."""
     try:
-        from lrspec.schema import schema_text
+        from lrspec.spec.schema import schema_text
     except ImportError:
-        from lrspec.spec import Spec
+        from lrspec.spec.models import Spec
 
         text = json.dumps(Spec.model_json_schema(), indent=2, sort_keys=True) + "\n"
     else:
@@ -158,7 +158,7 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Resolve SPEC against a parameter list and print the plan."""
-    from lrspec.explain import plan_json, plan_table
+    from lrspec.tools.explain import plan_json, plan_table
 
     spec = _load_spec(args.spec)
     params = _read_params(args.params)
@@ -174,8 +174,8 @@ def cmd_explain(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _model_plan(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     """(spec, plan, source, compiled-or-None) for ``compile --model``."""
     from lrspec.errors import TargetError
-    from lrspec.model_sources import open_source
     from lrspec.targets import get_target
+    from lrspec.tools.model_sources import open_source
 
     spec = _load_spec(args.spec)
     source = open_source(args.model)
@@ -222,7 +222,7 @@ def _built_line(target: str, plan: Any, compiled: Any) -> str:
 
 def cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Validate SPEC for a target; with --model, resolve and show the plan (or emit code)."""
-    from lrspec.explain import plan_json, plan_table, spec_json, spec_table
+    from lrspec.tools.explain import plan_json, plan_table, spec_json, spec_table
 
     _check_target(args.target, "lrspec compile")
     if args.emit is not None and args.model is None:
@@ -237,7 +237,7 @@ def cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK
     spec, plan, source, compiled = _model_plan(args)
     if args.emit is not None:
-        from lrspec.emit import emit_python
+        from lrspec.tools.emit import emit_python
 
         code = emit_python(plan, args.target, spec_path=args.spec, source=args.model)
         _write_output(code, args.output, args.force, out)
@@ -257,7 +257,7 @@ def cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Learning rate against update step, one curve per resulting group."""
-    from lrspec import plotting
+    from lrspec.tools import plotting
 
     spec = _load_spec(args.spec)
     if args.params is not None:
@@ -280,8 +280,8 @@ def cmd_plot(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_targets(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The known targets, whether they are installed, and the extra to install."""
-    from lrspec.render import render_table
     from lrspec.targets import available_targets
+    from lrspec.tools.render import render_table
 
     infos = available_targets()
     if args.format == "json":
@@ -309,7 +309,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import importlib
 
     try:
-        verify_mod = importlib.import_module("lrspec.verify")
+        verify_mod = importlib.import_module("lrspec.tools.verify")
     except ImportError as exc:
         raise UserError("lrspec verify", f"not available in this installation ({exc})") from None
     targets = [t.strip() for t in args.targets.split(",") if t.strip()] if args.targets else None
@@ -424,8 +424,8 @@ def _report(err: TextIO, where: str, what: str) -> None:
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     """Run one command line; returns the exit code. Never raises for user errors."""
-    from lrspec.model_sources import SourceError
-    from lrspec.paramfile import ParamFileError
+    from lrspec.tools.model_sources import SourceError
+    from lrspec.tools.paramfile import ParamFileError
 
     parser = build_parser()
     try:

@@ -26,8 +26,8 @@ import inspect
 import types
 from typing import Any
 
-from lrspec.emit._common import docstring_lines, literal
 from lrspec.plan import Plan
+from lrspec.tools.emit._common import docstring_lines, literal
 
 __all__ = ["PREAMBLE", "SCHEDULE_HELPERS", "emit_tf", "inlined_source"]
 

@@ -1,0 +1,11 @@
+"""The spec language: the pydantic models of the format (:mod:`lrspec.spec.models`), their
+validation (:mod:`lrspec.spec.validation`), loading files (:mod:`lrspec.spec.loader`), name
+patterns (:mod:`lrspec.spec.patterns`) and the published JSON Schema (:mod:`lrspec.spec.schema`).
+
+The models are re-exported here, so ``from lrspec.spec import Spec`` works.
+"""
+
+from lrspec.spec.models import *  # noqa: F403
+from lrspec.spec.models import __all__ as _models_all
+
+__all__ = list(_models_all)
