@@ -11,7 +11,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -c constraints.txt -e ".[torch,tf,plot,dev]"
+	$(BIN)/python -m pip install -c constraints.txt -e ".[torch,tf,jax,plot,dev]"
 	touch $(STAMP)
 
 demo: setup

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from lrspec.errors import SpecError
+from lrspec.resolve import resolve
 from lrspec.spec.loader import load
 from lrspec.spec.models import Spec
+from lrspec.targets import get_target
 
-__all__ = ["as_spec", "compile"]
+__all__ = ["SpecLike", "as_spec", "compile"]
 
 SpecLike = Spec | Mapping[str, Any] | str | os.PathLike[str]
 
@@ -27,12 +29,14 @@ def as_spec(spec: SpecLike) -> Spec:
 
 
 def compile(spec: SpecLike, model: Any, target: str = "torch", **options: Any) -> Any:
-    """Compile ``spec`` for ``model`` with the named target.
+    """Compile ``spec`` for ``model`` with the named target: load -> resolve -> compile.
 
-    Equivalent to ``get_target(target).compile(resolve(as_spec(spec), <model's parameters>), model, **options)``:
-    load -> resolve -> compile. Unknown or uninstalled targets raise :class:`lrspec.TargetError`
-    naming the extra to install.
+    ``model`` is whatever the target takes (a ``torch.nn.Module``, a Keras model, ...); a
+    one-shot iterator (``model.named_parameters()``) is read once into a list, since it is
+    read twice (for the names, then to compile). Unknown or uninstalled targets raise
+    :class:`lrspec.TargetError` naming the extra to install.
     """
-    from lrspec.targets import get_target
-
-    return get_target(target).resolve_and_compile(as_spec(spec), model, **options)
+    if isinstance(model, Iterator):
+        model = list(model)
+    backend = get_target(target)
+    return backend.compile(resolve(as_spec(spec), backend.parameters(model)), model, **options)

@@ -7,6 +7,7 @@ render them as they like and the CLI can print one clear line per problem.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -39,23 +40,45 @@ class Problem:
         return f"{where}{loc}{self.message}"
 
 
+def as_problems(problems: str | Problem | Sequence[Problem], file: str | None = None) -> list[Problem]:
+    """A list of :class:`Problem` from a message, one problem or several. A message becomes one
+    problem per non-empty line (a trailing ``:`` heading line is kept as its own problem)."""
+    if isinstance(problems, Problem):
+        return [problems]
+    if isinstance(problems, str):
+        lines = [ln.strip() for ln in problems.splitlines() if ln.strip()] or [problems]
+        return [Problem("", ln, file=file) for ln in lines]
+    return list(problems)
+
+
 class LrSpecError(Exception):
-    """Root of every error lrspec raises for bad user input."""
+    """Root of every error lrspec raises for bad user input.
+
+    ``problems`` holds one or more :class:`Problem` (location + message, and the file and
+    position where known); ``str()`` is a readable message. Subclasses say which stage found
+    the problem. Construct with a message, a :class:`Problem` or a list of them; ``file``
+    names the input file the problems are in, when they do not say so themselves.
+    """
+
+    def __init__(self, problems: str | Problem | Sequence[Problem] = "", *, file: str | None = None):
+        self.problems: list[Problem] = as_problems(problems, file)
+        self.file = file
+        self._text = problems if isinstance(problems, str) and file is None else None
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        """The readable message: the text given, else every problem rendered, one per line."""
+        if self._text is not None:
+            return self._text
+        return "\n".join(p.render() for p in self.problems)
 
 
 class SpecError(LrSpecError, ValueError):
     """The spec is invalid. ``problems`` lists every problem found, each with its location."""
 
-    def __init__(self, problems: list[Problem] | Problem | str, *, file: str | None = None):
-        if isinstance(problems, str):
-            problems = [Problem("", problems, file=file)]
-        elif isinstance(problems, Problem):
-            problems = [problems]
-        self.problems: list[Problem] = list(problems)
-        self.file = file
-        super().__init__(self._message())
-
     def _message(self) -> str:
+        if not self.problems:
+            return "invalid spec"
         if len(self.problems) == 1:
             return f"invalid spec: {self.problems[0].render()}"
         lines = [f"invalid spec ({len(self.problems)} problems):"]

@@ -8,13 +8,20 @@ from typing import Any
 from lrspec.errors import TargetError
 from lrspec.plan import PlanGroup
 
-__all__ = ["canonical_name", "group_from_dict", "group_to_dict", "groups_by_param", "strip_suffix"]
+__all__ = ["canonical_name", "canonical_path", "group_from_dict", "group_to_dict", "groups_by_param", "strip_suffix"]
 
 
 def strip_suffix(name: str) -> str:
     """``a/b:0`` -> ``a/b`` (only a trailing ``:<digits>`` is removed)."""
     head, sep, tail = name.rpartition(":")
     return head if sep and tail.isdigit() else name
+
+
+def canonical_path(name: str) -> str:
+    """The canonical lrspec name for a TF/Keras variable path or name: a trailing ``:<digits>``
+    removed, ``/`` replaced by ``.`` (``features/0/kernel:0`` -> ``features.0.kernel``). The one
+    naming rule of the TF targets: compile, verify, model files and emitted code use it."""
+    return strip_suffix(name).replace("/", ".")
 
 
 def canonical_name(variable: Any) -> str:
@@ -25,7 +32,7 @@ def canonical_name(variable: Any) -> str:
         path = getattr(variable, "name", None)
     if not isinstance(path, str) or not path:
         raise TargetError(f"cannot name variable {variable!r}: it has neither .path nor .name")
-    return strip_suffix(path).replace("/", ".")
+    return canonical_path(path)
 
 
 def group_to_dict(group: PlanGroup) -> dict[str, Any]:

@@ -2,144 +2,109 @@
 
 ``parameters(model)`` accepts a Keras model/layer (its ``trainable_variables``), a ``tf.Module``,
 or a list of variables, and returns canonical names (``variable.path``, or the tf.Variable name,
-with ``/`` -> ``.`` and a trailing ``:0`` removed) mapped to shapes, in model order.
+with a trailing ``:N`` removed and ``/`` -> ``.``: :func:`lrspec_tf._common.canonical_path`)
+mapped to shapes, in model order. Importing this module does not import TensorFlow; each
+method imports what it needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import tensorflow as tf  # noqa: F401  (a missing TensorFlow makes the registry raise a TargetError)
-
-from lrspec.errors import TargetError
 from lrspec.plan import Plan
-from lrspec.targets import Target
-from lrspec_tf._common import canonical_name
+from lrspec.targets import Array, ParamShapes, Target, VerifyDriver
 
-__all__ = ["TF_TARGET", "TF_V1_TARGET", "TfTarget", "TfV1Target", "variables_of"]
-
-
-def variables_of(model: Any) -> list[Any]:
-    """The trainable variables of ``model`` (a Keras model/layer, a tf.Module or a list of variables),
-    deduplicated by identity, in model order."""
-    if model is None:
-        raise TargetError("no model given: pass a Keras model, a tf.Module or a list of variables")
-    if isinstance(model, (list, tuple)):
-        items = list(model)
-    elif hasattr(model, "trainable_variables"):
-        items = list(model.trainable_variables)
-    else:
-        raise TargetError(
-            f"cannot read variables from a {type(model).__name__}: pass a Keras model, a tf.Module "
-            "or a list of variables"
-        )
-    out: list[Any] = []
-    seen: set[int] = set()
-    for v in items:
-        if not (hasattr(v, "shape") and hasattr(v, "dtype") and hasattr(v, "assign")):
-            raise TargetError(f"expected variables, got a {type(v).__name__}: {v!r}")
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        out.append(v)
-    if not out:
-        raise TargetError(f"{type(model).__name__} has no trainable variables (is the model built?)")
-    return out
+__all__ = ["TF_TARGET", "TF_V1_TARGET", "TfTarget", "TfV1Target"]
 
 
-def _parameters(model: Any) -> dict[str, tuple[int, ...] | None]:
-    names: dict[str, tuple[int, ...] | None] = {}
-    for v in variables_of(model):
-        n = canonical_name(v)
-        if n in names:
-            raise TargetError(
-                f"two different variables have the canonical name {n!r}; give the layers unique names "
-                "(tf.Variable names of nested Keras layers are not unique, variable.path is)"
-            )
-        shape = getattr(v, "shape", None)
-        try:
-            names[n] = None if shape is None else tuple(int(d) for d in shape)
-        except (TypeError, ValueError):
-            names[n] = None
-    return names
+class _TensorFlowTarget(Target):
+    """What ``tf`` and ``tf-v1`` share: naming, parameters, model files, example models."""
+
+    extra = "lrspec[tf]"
+    model_description = "a Keras model, a tf.Module or a list of variables"
+    model_suffixes = (".keras", ".weights.h5")
+
+    def canonical_name(self, native_name: str) -> str:
+        """``features/0/kernel:0`` -> ``features.0.kernel`` (:func:`lrspec_tf._common.canonical_path`)."""
+        from lrspec_tf._common import canonical_path
+
+        return canonical_path(native_name)
+
+    def parameters(self, model: Any) -> ParamShapes:
+        from lrspec_tf.builder import param_shapes
+
+        return param_shapes(model)
+
+    def accepts(self, model: Any) -> bool:
+        keras = sys.modules.get("keras")
+        if keras is not None and isinstance(model, keras.layers.Layer):
+            return True
+        tf = sys.modules.get("tensorflow")
+        return tf is not None and isinstance(model, tf.Module)
+
+    def reads_model_file(self, path: str) -> bool:
+        """``.keras``, ``.weights.h5``, or a TensorFlow checkpoint (a prefix with ``.index``
+        beside it, or a folder holding a ``checkpoint`` file)."""
+        from lrspec_tf.model_files import is_tf_checkpoint
+
+        return super().reads_model_file(path) or is_tf_checkpoint(path)
+
+    def read_model_file(self, path: str) -> ParamShapes:
+        from lrspec_tf.model_files import read_model_file
+
+        return read_model_file(path)
+
+    def example_models(self) -> Mapping[str, Callable[..., Any]]:
+        from lrspec_tf.examples import EXAMPLES
+
+        return EXAMPLES
 
 
-_TF_OPTIONS = ("native", "strategy", "allow_inexact")
-
-
-class TfTarget(Target):
+class TfTarget(_TensorFlowTarget):
     """Target ``tf``: a Keras 3 optimizer implementing torch's rules per variable."""
 
     name = "tf"
-    extra = "lrspec[tf]"
     requires = ("tensorflow", "keras")
-
-    def parameters(self, model: Any) -> Mapping[str, tuple[int, ...] | None]:
-        return _parameters(model)
 
     def compile(self, plan: Plan, model: Any, **options: Any) -> Any:
         """Options: ``strategy`` (``"multiplier"``, the default, or ``"gradient-scale"``),
         ``allow_inexact`` (accept an inexact gradient-scale plan), ``native`` (a
         ``keras.optimizers.MultiOptimizer`` of stock optimizers), ``name`` (optimizer name)."""
-        from lrspec_tf.compiled import CompiledTF
-        from lrspec_tf.gradient_scale import check_gradient_scale
-        from lrspec_tf.keras_optimizers import FAMILY_CLASSES
+        from lrspec_tf.builder import compile_keras
 
-        unknown = sorted(set(options) - {*_TF_OPTIONS, "name"})
-        if unknown:
-            raise TargetError(f"target 'tf': unknown option(s) {', '.join(unknown)}; known: {', '.join(_TF_OPTIONS)}, name")
-        variables = variables_of(model)
-        frozen = set(plan.frozen_params)
-        trainable = [v for v in variables if canonical_name(v) not in frozen]
-        strategy = options.get("strategy") or "multiplier"
-        if options.get("native"):
-            if strategy != "multiplier":
-                raise TargetError("native=True cannot be combined with strategy='gradient-scale'")
-            from lrspec_tf.native import build_native
+        return compile_keras(plan, model, **options)
 
-            native_opt, native_report = build_native(plan, variables, name=options.get("name"))
-            return CompiledTF(native_opt, trainable, plan, "native", native_report)
-        report: list[str] = []
-        if strategy == "gradient-scale":
-            report = check_gradient_scale(plan, bool(options.get("allow_inexact", False)))
-        elif strategy != "multiplier":
-            raise TargetError(f"unknown strategy {strategy!r}; use 'multiplier' (default) or 'gradient-scale'")
-        cls = FAMILY_CLASSES[plan.family]
-        opt = cls(list(plan.groups), base_lr=plan.optimizer.lr, strategy=strategy, name=options.get("name"))
-        # built with every variable (frozen ones get no state), so that model.fit, which passes
-        # model.trainable_variables, and loops over compiled.trainable_variables both work
-        opt.build(variables)
-        return CompiledTF(opt, trainable, plan, strategy, report)
+    def verify_driver(self, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> VerifyDriver:
+        from lrspec_tf.verify_driver import KerasDriver
+
+        return KerasDriver(self, plan, init, options)
+
+    def emit_python(self, plan: Plan, header: str) -> str:
+        from lrspec_tf.emit import emit_module
+
+        return emit_module(plan, header)
 
 
-class TfV1Target(Target):
-    """Target ``tf-v1``: tf.compat.v1 graph ops (one gradient pass, one apply op per group)."""
+class TfV1Target(_TensorFlowTarget):
+    """Target ``tf-v1``: tf.compat.v1 graph ops (one gradient pass, one apply op per group).
+
+    It emits no code: graph-mode code depends on how the caller builds its graph."""
 
     name = "tf-v1"
-    extra = "lrspec[tf]"
     requires = ("tensorflow",)
-
-    def parameters(self, model: Any) -> Mapping[str, tuple[int, ...] | None]:
-        return _parameters(model)
 
     def compile(self, plan: Plan, model: Any, **options: Any) -> Any:
         """Options: ``strategy``, ``allow_inexact`` (as for ``tf``), ``name`` (a name scope)."""
-        from lrspec_tf.gradient_scale import check_gradient_scale
-        from lrspec_tf.v1 import CompiledV1
+        from lrspec_tf.builder import compile_v1
 
-        unknown = sorted(set(options) - {"strategy", "allow_inexact", "name"})
-        if unknown:
-            raise TargetError(
-                f"target 'tf-v1': unknown option(s) {', '.join(unknown)}; known: strategy, allow_inexact, name"
-            )
-        strategy = options.get("strategy") or "multiplier"
-        report: list[str] = []
-        if strategy == "gradient-scale":
-            report = check_gradient_scale(plan, bool(options.get("allow_inexact", False)))
-        elif strategy != "multiplier":
-            raise TargetError(f"unknown strategy {strategy!r}; use 'multiplier' (default) or 'gradient-scale'")
-        return CompiledV1(plan, variables_of(model), strategy=strategy, report=report, name=options.get("name") or "lrspec")
+        return compile_v1(plan, model, **options)
+
+    def verify_driver(self, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> VerifyDriver:
+        from lrspec_tf.verify_driver import GraphDriver
+
+        return GraphDriver(self, plan, init, options)
 
 
 TF_TARGET = TfTarget()

@@ -41,149 +41,68 @@ where torch has a fused kernel for the family, device and dtype, else ``foreach=
 
 from __future__ import annotations
 
-import difflib
-import warnings
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from torch import nn
-
-from lrspec.errors import TargetError
 from lrspec.plan import Plan
-from lrspec.targets import Target
-from lrspec_torch.compiled import CompiledTorch
-from lrspec_torch.names import distributed_kind, named_tensors, tensor_entries
-from lrspec_torch.optimizer import build_optimizer, choose_implementation, has_sparse_embeddings, install_state_check
-from lrspec_torch.scheduler import PlanScheduler
+from lrspec.targets import Array, ParamShapes, Target, VerifyDriver
 
-__all__ = ["OPTIONS", "TARGET", "TorchTarget"]
-
-OPTIONS = ("foreach", "fused", "set_requires_grad", "skip_frozen_backward")
-
-
-def _opt_bool(options: Mapping[str, Any], key: str, default: bool | None) -> bool | None:
-    value = options.get(key, default)
-    if value is not None and not isinstance(value, bool):
-        raise TargetError(f"option {key}={value!r}: expected True, False or None")
-    return value
-
-
-def _distributed_world() -> int:
-    try:
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            return int(dist.get_world_size())
-    except (ImportError, RuntimeError):  # pragma: no cover
-        pass
-    return 1
+__all__ = ["TARGET", "TorchTarget"]
 
 
 class TorchTarget(Target):
-    """Compiles a plan into ``torch.optim`` objects (see the module docstring)."""
+    """Target ``torch`` (see the module docstring). Importing this module does not import
+    torch; each method imports what it needs."""
 
     name = "torch"
     extra = "lrspec[torch]"
     requires = ("torch",)
+    model_description = "a torch.nn.Module (or (name, Parameter) pairs)"
+    model_suffixes = (".pt", ".pth", ".bin", ".safetensors")
 
-    def parameters(self, model: Any) -> Mapping[str, tuple[int, ...] | None]:
+    def canonical_name(self, native_name: str) -> str:
+        """``named_parameters()`` name -> lrspec name (:func:`lrspec_torch.names.canonical_name`)."""
+        from lrspec_torch.names import canonical_name
+
+        return canonical_name(native_name)
+
+    def parameters(self, model: Any) -> ParamShapes:
         """Canonical name -> shape for every name of every parameter (tied tensors under each name)."""
-        out: dict[str, tuple[int, ...] | None] = {}
-        for name, tensor in named_tensors(model):
-            if name in out:
-                raise TargetError(f"parameter name {name!r} appears twice in the model's parameters")
-            out[name] = tuple(tensor.shape)
-        return out
+        from lrspec_torch.builder import param_shapes
 
-    def resolve_and_compile(self, spec: Any, model: Any, **options: Any) -> CompiledTorch:
-        """Resolve ``spec`` against ``model``'s parameters, then :meth:`compile`.
+        return param_shapes(model)
 
-        A one-shot iterable (``model.named_parameters()``) is read once and reused.
-        """
-        if not isinstance(model, (nn.Module, Mapping)):
-            model = named_tensors(model)
-        result: CompiledTorch = super().resolve_and_compile(spec, model, **options)
-        return result
+    def accepts(self, model: Any) -> bool:
+        torch = sys.modules.get("torch")
+        return torch is not None and isinstance(model, torch.nn.Module)
 
-    def compile(self, plan: Plan, model: Any, **options: Any) -> CompiledTorch:
-        """Build the optimizer and scheduler of ``plan`` for ``model``.
+    def compile(self, plan: Plan, model: Any, **options: Any) -> Any:
+        """Build the optimizer and scheduler of ``plan`` for ``model``
+        (:func:`lrspec_torch.builder.compile_plan`)."""
+        from lrspec_torch.builder import compile_plan
 
-        ``model``: an ``nn.Module`` (possibly DDP/DataParallel/torch.compile-wrapped), a mapping
-        name -> Parameter, or an iterable of ``(name, Parameter)``. Raises
-        :class:`lrspec.TargetError` for an unknown option, a model that is not one of these, a
-        plan resolved for other names, or ``skip_frozen_backward`` with DDP/FSDP;
-        :class:`lrspec.ResolveError` when two names of one tensor resolve to different groups.
-        """
-        unknown = [k for k in options if k not in OPTIONS]
-        if unknown:
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, OPTIONS, n=1)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise TargetError(f"unknown torch target option(s) {', '.join(hints)}; options are: {', '.join(OPTIONS)}")
-        if not isinstance(plan, Plan):
-            raise TargetError(f"compile() needs a lrspec.Plan, got {type(plan).__name__}")
-        foreach = _opt_bool(options, "foreach", None)
-        fused = _opt_bool(options, "fused", None)
-        set_requires_grad = bool(_opt_bool(options, "set_requires_grad", True))
-        skip_frozen_backward = bool(_opt_bool(options, "skip_frozen_backward", False))
+        return compile_plan(plan, model, **options)
 
-        kind = distributed_kind(model)
-        distributed = kind is not None
-        has_until = any(g.frozen_until is not None for g in plan.trainable_groups)
-        if skip_frozen_backward and has_until:
-            if distributed:
-                raise TargetError(
-                    "skip_frozen_backward=True cannot be used with a DistributedDataParallel/FSDP model: DDP decides "
-                    "which gradients to all-reduce when it wraps the model, so parameters whose requires_grad turns "
-                    "on later would silently train differently on each rank; leave skip_frozen_backward off"
-                )
-            if _distributed_world() > 1:
-                warnings.warn(
-                    "skip_frozen_backward=True in a distributed run: if this model is wrapped in DDP after compile, "
-                    "parameters unfrozen later are never all-reduced and the ranks drift apart silently; "
-                    "use it only for single-process training",
-                    UserWarning,
-                    stacklevel=3,
-                )
+    def verify_driver(self, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> VerifyDriver:
+        from lrspec_torch.verify_driver import TorchDriver
 
-        named = named_tensors(model)
-        entries = tensor_entries(plan, named)
+        return TorchDriver(self, plan, init, options)
 
-        if set_requires_grad:
-            kept = []
-            for e in entries:
-                if e.group.frozen and e.tensor.requires_grad:
-                    if kind in ("ddp", "fsdp"):
-                        kept.append(e.names[0])
-                    else:
-                        e.tensor.requires_grad_(False)
-            if kept:
-                wrapper = "DDP" if kind == "ddp" else "FSDP"
-                warnings.warn(
-                    f"the model is already wrapped in {wrapper}, so {len(kept)} permanently frozen parameter(s) "
-                    f"(e.g. {kept[0]!r}) keep requires_grad=True (turning it off after wrapping breaks DDP's reducer: 'Expected to have finished reduction'); "
-                    "they are not updated, but backward still computes their gradients. Compile before wrapping "
-                    "to skip them.",
-                    UserWarning,
-                    stacklevel=3,
-                )
-        no_grad = [e.names[0] for e in entries if not e.group.frozen and not e.tensor.requires_grad]
-        if no_grad:
-            warnings.warn(
-                f"{len(no_grad)} parameter(s) the plan trains have requires_grad=False (e.g. {no_grad[0]!r}): "
-                "backward gives them no gradient, so they will not change",
-                UserWarning,
-                stacklevel=3,
-            )
+    def emit_python(self, plan: Plan, header: str) -> str:
+        from lrspec_torch.emit import emit_module
 
-        trainable = [e.tensor for e in entries if not e.group.frozen]
-        sparse = has_sparse_embeddings(model)
-        implementation = choose_implementation(plan.family, trainable, foreach=foreach, fused=fused, sparse=sparse)
-        optimizer = build_optimizer(plan, entries, implementation=implementation)
-        install_state_check(optimizer, plan)
-        scheduler = PlanScheduler(optimizer, plan, skip_frozen_backward=skip_frozen_backward)
-        return CompiledTorch(optimizer=optimizer, scheduler=scheduler, plan=plan)
+        return emit_module(plan, header)
+
+    def read_model_file(self, path: str) -> ParamShapes:
+        from lrspec_torch.model_files import read_model_file
+
+        return read_model_file(path)
+
+    def example_models(self) -> Mapping[str, Callable[..., Any]]:
+        from lrspec_torch.examples import EXAMPLES
+
+        return EXAMPLES
 
 
 TARGET = TorchTarget()

@@ -32,8 +32,8 @@ class ParamFileError(LrSpecError, ValueError):
     """A parameter list cannot be read. ``problems`` holds ``file:line: message`` strings."""
 
     def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)  # type: ignore[assignment]
 
 
 def parse_shape(text: str) -> Shape:
