@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: setup
-	$(BIN)/lrspec compile examples/finetune_cnn.yaml --target torch --model lrspec.examples:mnist_cnn_torch
+	$(BIN)/lrspec compile examples/finetune_cnn.yaml --target torch --model lrspec_torch.examples:mnist_cnn
 
 test: setup
 	$(BIN)/python -m pytest -q

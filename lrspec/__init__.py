@@ -1,6 +1,6 @@
 """lrspec: per-parameter learning rates, freezes and schedules as a file, compiled to any framework.
 
-The pipeline is ``load`` (file -> :class:`Spec`) -> ``resolve`` (Spec + parameter names ->
+The pipeline is ``load`` (file -> :class:`Spec`; ``validate`` for a dict) -> ``resolve`` (Spec + parameter names ->
 :class:`Plan`) -> ``compile`` (Plan -> a target's native optimizer objects). ``import lrspec``
 never imports torch or tensorflow; the adapters do, when a target is compiled.
 """
@@ -12,6 +12,7 @@ from lrspec.plan import ParamInfo, Plan, PlanGroup
 from lrspec.resolve import resolve
 from lrspec.spec.loader import load, load_text
 from lrspec.spec.models import Spec
+from lrspec.spec.validation import validate
 from lrspec.targets import Target, available_targets, get_target
 from lrspec.tools.verify import verify
 
@@ -38,5 +39,6 @@ __all__ = [
     "load_text",
     "reference",
     "resolve",
+    "validate",
     "verify",
 ]

@@ -10,6 +10,7 @@ from lrspec.errors import SpecError
 from lrspec.resolve import resolve
 from lrspec.spec.loader import load
 from lrspec.spec.models import Spec
+from lrspec.spec.validation import validate
 from lrspec.targets import get_target
 
 __all__ = ["SpecLike", "as_spec", "compile"]
@@ -18,11 +19,12 @@ SpecLike = Spec | Mapping[str, Any] | str | os.PathLike[str]
 
 
 def as_spec(spec: SpecLike) -> Spec:
-    """A :class:`Spec` from a Spec, a dict, or a path to a .json/.yaml file."""
+    """A :class:`Spec` from a Spec, a dict (validated by :func:`lrspec.validate`), or a path to a
+    .json/.yaml file (:func:`lrspec.load`). Anything else is a :class:`SpecError`."""
     if isinstance(spec, Spec):
         return spec
     if isinstance(spec, Mapping):
-        return Spec.model_validate(dict(spec))
+        return validate(dict(spec))
     if isinstance(spec, (str, os.PathLike)):
         return load(spec)
     raise SpecError(f"expected a Spec, a dict or a path to a spec file, got {type(spec).__name__}")

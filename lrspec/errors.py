@@ -98,3 +98,21 @@ class TargetError(LrSpecError, ValueError):
 
 class CheckpointError(LrSpecError, ValueError):
     """Saved state (a scheduler or optimizer state) does not belong to this plan or is corrupt."""
+
+
+class SourceError(LrSpecError, ValueError):
+    """A model source (``--model SOURCE``: a model file, a checkpoint, a ``module:callable``
+    reference) cannot be used. It holds one :class:`Problem` whose location is the SOURCE
+    string; ``source`` and ``message`` are its two parts, ``str()`` is ``"SOURCE: message"``.
+    Targets raise it from :meth:`lrspec.targets.Target.read_model_file`."""
+
+    def __init__(self, source: str, message: str):
+        self.source = source
+        self.message = message
+        super().__init__(Problem(source, message))
+
+
+class ParamFileError(LrSpecError, ValueError):
+    """A parameter list file cannot be read. ``problems`` holds one :class:`Problem` per
+    problem, each with its ``file`` (and ``line`` where known), so ``render()`` gives
+    ``file:line: message``."""

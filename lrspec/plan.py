@@ -13,6 +13,11 @@ target compiles a Plan and nothing else, so this is where per-parameter semantic
 * A group with ``frozen_until = N`` gets lr 0 (no update, no state, no weight decay) for
   ``t < N`` and ``group.lr * m(t)`` from ``t = N`` on, with optimizer state created fresh at N
   (the schedule clock does not restart).
+
+These rules are computed here and nowhere else: explain, plotting, the reference, the
+targets' schedulers and the emitters read them through :meth:`PlanGroup.lr_at`,
+:meth:`PlanGroup.is_frozen_at`, :meth:`PlanGroup.multiplier`, :attr:`PlanGroup.trains_from`,
+:meth:`Plan.lrs_at` and :meth:`Plan.freeze_timeline`.
 """
 
 from __future__ import annotations
@@ -58,15 +63,32 @@ class PlanGroup:
         """m(t): the schedule's multiplier at update t (ignores freezes)."""
         return self._fn(t)
 
+    @cached_property
+    def schedule_key(self) -> str:
+        """The schedule as canonical JSON text: groups with equal keys have the same m(t)."""
+        return json.dumps(self.schedule.model_dump(mode="json"), sort_keys=True)
+
+    @property
+    def trains_from(self) -> int | None:
+        """The first update at which the group trains: 0 (never frozen), N (frozen until N), or
+        None (permanently frozen)."""
+        if self.frozen:
+            return None
+        return self.frozen_until if self.frozen_until is not None else 0
+
     def is_frozen_at(self, t: int) -> bool:
         """True when the group gets no update at update ``t``."""
         return self.frozen or (self.frozen_until is not None and t < self.frozen_until)
 
     def lr_at(self, t: int) -> float:
         """The learning rate used at update ``t``: 0.0 while frozen, else ``lr * m(t)``."""
+        return self._lr(t, None)
+
+    def _lr(self, t: int, multiplier: float | None) -> float:
+        """``lr_at(t)``, with m(t) given when the caller already evaluated it."""
         if self.is_frozen_at(t):
             return 0.0
-        return self.lr * self._fn(t)
+        return self.lr * (self._fn(t) if multiplier is None else multiplier)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,6 +176,30 @@ class Plan:
             if g.name == name:
                 return g
         raise KeyError(f"no plan group {name!r}; groups: {', '.join(g.name for g in self.groups)}")
+
+    def lrs_at(self, t: int, groups: Sequence[PlanGroup] | None = None) -> list[float]:
+        """``[g.lr_at(t) for g in groups]`` (default: every group), evaluating each distinct
+        schedule once (groups that share a schedule share m(t))."""
+        multipliers: dict[str, float] = {}
+        out: list[float] = []
+        for g in self.groups if groups is None else groups:
+            m = None
+            if not g.is_frozen_at(t):
+                m = multipliers.get(g.schedule_key)
+                if m is None:
+                    m = multipliers[g.schedule_key] = g.multiplier(t)
+            out.append(g._lr(t, m))
+        return out
+
+    def freeze_timeline(self) -> tuple[tuple[int, tuple[PlanGroup, ...]], ...]:
+        """``((N, groups that start training at update N), ...)`` for every N > 0, ascending
+        (the groups with ``frozen_until = N``, in plan order). Empty when nothing unfreezes."""
+        steps: dict[int, list[PlanGroup]] = {}
+        for g in self.groups:
+            start = g.trains_from
+            if start:
+                steps.setdefault(start, []).append(g)
+        return tuple((n, tuple(steps[n])) for n in sorted(steps))
 
     @property
     def trainable_groups(self) -> tuple[PlanGroup, ...]:

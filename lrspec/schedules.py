@@ -4,7 +4,9 @@ Step convention: ``t`` counts the updates already applied; the first update uses
 Every factory validates nothing (the spec models did) and returns a closure over floats
 computed with :mod:`math` only, in the style of optax's schedules. These functions are the
 definition of what a schedule means: the framework adapters re-express them (e.g. as TF
-ops) and are tested against them.
+ops) and are tested against them. :func:`from_dict` is the one interpreter of a schedule's
+JSON form (:func:`from_spec` goes through it); generated pure-Python modules inline it with
+the factories (:data:`INTERPRETER`).
 
 >>> f = exponential(decay_rate=0.5, decay_steps=2, staircase=True)
 >>> [f(t) for t in range(5)]
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lrspec.spec import models as S
@@ -25,10 +27,13 @@ from lrspec.spec import models as S
 ScheduleFn = Callable[[int], float]
 
 __all__ = [
+    "INTERPRETER",
     "ScheduleFn",
     "constant",
     "cosine",
+    "describe",
     "exponential",
+    "from_dict",
     "from_spec",
     "inverse_time",
     "linear",
@@ -133,31 +138,83 @@ def warmup(steps: int, start_mult: float = 0.0, then: ScheduleFn | None = None) 
     return sequence([linear(start_mult, 1.0, steps), then or constant(1.0)], [steps])
 
 
+_SCHEDULE_NODES = (
+    S.ConstantSchedule,
+    S.ExponentialSchedule,
+    S.StepSchedule,
+    S.MultiStepSchedule,
+    S.PiecewiseSchedule,
+    S.CosineSchedule,
+    S.PolynomialSchedule,
+    S.LinearSchedule,
+    S.InverseTimeSchedule,
+    S.SequenceSchedule,
+    S.WarmupSchedule,
+)
+
+
 def from_spec(node: Any) -> ScheduleFn:
-    """Build the schedule function for a spec schedule node (any ``lrspec.spec.models`` schedule)."""
-    if isinstance(node, S.ConstantSchedule):
-        return constant(node.value)
-    if isinstance(node, S.ExponentialSchedule):
-        return exponential(node.decay_rate, node.decay_steps, node.staircase)
-    if isinstance(node, S.StepSchedule):
-        return step(node.step_size, node.gamma)
-    if isinstance(node, S.MultiStepSchedule):
-        return multistep(node.milestones, node.gamma)
-    if isinstance(node, S.PiecewiseSchedule):
-        return piecewise(node.boundaries, node.values)
-    if isinstance(node, S.CosineSchedule):
-        return cosine(node.decay_steps, node.min_mult)
-    if isinstance(node, S.PolynomialSchedule):
-        return polynomial(node.decay_steps, node.power, node.end_mult)
-    if isinstance(node, S.LinearSchedule):
-        return linear(node.start_mult, node.end_mult, node.steps)
-    if isinstance(node, S.InverseTimeSchedule):
-        return inverse_time(node.decay_rate, node.decay_steps, node.staircase)
-    if isinstance(node, S.SequenceSchedule):
-        return sequence([from_spec(s) for s in node.schedules], node.boundaries)
-    if isinstance(node, S.WarmupSchedule):
-        return warmup(node.steps, node.start_mult, from_spec(node.then))
-    raise TypeError(f"not a schedule node: {node!r}")
+    """Build the schedule function for a spec schedule node (any ``lrspec.spec.models``
+    schedule): :func:`from_dict` of its JSON form, so there is one interpreter."""
+    if not isinstance(node, _SCHEDULE_NODES):
+        raise TypeError(f"not a schedule node: {node!r}")
+    return from_dict(node.model_dump(mode="json"))
+
+
+def from_dict(data: Mapping[str, Any]) -> ScheduleFn:
+    """Build the schedule function for a schedule in its JSON form (``{"type": "cosine", ...}``
+    with every field present, as ``node.model_dump(mode="json")`` gives it), dispatching on
+    ``"type"``. Plain Python over this module's factories (:mod:`math`/:mod:`bisect` only), so
+    ``lrspec compile --emit python`` inlines it, with them, verbatim.
+
+    >>> f = from_dict({"type": "warmup", "steps": 2, "start_mult": 0.0,
+    ...                "then": {"type": "step", "step_size": 1, "gamma": 0.5}})
+    >>> [f(t) for t in range(5)]
+    [0.0, 0.5, 1.0, 0.5, 0.25]
+    """
+    kind = data["type"]
+    if kind == "constant":
+        return constant(data["value"])
+    if kind == "exponential":
+        return exponential(data["decay_rate"], data["decay_steps"], data["staircase"])
+    if kind == "step":
+        return step(data["step_size"], data["gamma"])
+    if kind == "multistep":
+        return multistep(data["milestones"], data["gamma"])
+    if kind == "piecewise":
+        return piecewise(data["boundaries"], data["values"])
+    if kind == "cosine":
+        return cosine(data["decay_steps"], data["min_mult"])
+    if kind == "polynomial":
+        return polynomial(data["decay_steps"], data["power"], data["end_mult"])
+    if kind == "linear":
+        return linear(data["start_mult"], data["end_mult"], data["steps"])
+    if kind == "inverse_time":
+        return inverse_time(data["decay_rate"], data["decay_steps"], data["staircase"])
+    if kind == "sequence":
+        return sequence([from_dict(s) for s in data["schedules"]], data["boundaries"])
+    if kind == "warmup":
+        return warmup(data["steps"], data["start_mult"], from_dict(data["then"]))
+    raise TypeError(f"not a schedule node: {data!r}")
+
+
+#: The functions :func:`from_dict` needs, in dependency order: what a generated pure-Python
+#: module inlines (with ``import bisect, math``) to evaluate schedules in their JSON form.
+INTERPRETER = (
+    "_pow",
+    "constant",
+    "exponential",
+    "step",
+    "multistep",
+    "piecewise",
+    "cosine",
+    "polynomial",
+    "linear",
+    "inverse_time",
+    "sequence",
+    "warmup",
+    "from_dict",
+)
 
 
 def describe(node: Any) -> str:

@@ -244,15 +244,19 @@ def known_target_names() -> list[str]:
     return names
 
 
-def get_target(name: str) -> Target:
+def get_target(name: str, *, check_installed: bool = True) -> Target:
     """Look a target up by name (built-in table first, then entry points) and load it.
 
-    Raises :class:`lrspec.TargetError` for an unknown name (with a suggestion) or a target
-    whose framework is not installed (naming the extra to install)."""
+    Raises :class:`lrspec.TargetError` for an unknown name (with a suggestion) or, unless
+    ``check_installed`` is False, a target whose framework is not installed (naming the extra
+    to install). An unchecked target can still describe itself (``reads_model_file``, ``extra``),
+    since target modules import no framework."""
     if not isinstance(name, str):
         raise TargetError(f"target must be a name like 'torch', got {type(name).__name__}")
     found = _ref_of(name)
     if found is not None:
+        if not check_installed:
+            return _import_target(found[0], name, found[1])
         return _load(found[0], name, found[1])
     known = known_target_names()
     close = difflib.get_close_matches(name, known, n=1)

@@ -106,12 +106,12 @@ def test_compile_with_params_file_as_model(spec_file: Path, params_file: Path) -
 @pytest.mark.torch
 def test_compile_demo_command() -> None:
     pytest.importorskip("torch")
-    code, out, err = run(f"compile {EX / 'finetune_cnn.yaml'} --target torch --model lrspec.examples:mnist_cnn_torch")
+    code, out, err = run(f"compile {EX / 'finetune_cnn.yaml'} --target torch --model lrspec_torch.examples:mnist_cnn")
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert "parameters (8)" in lines
     rows = {ln.split()[0]: ln.split() for ln in lines if ln.startswith(("conv", "fc"))}
-    # the bundled mnist_cnn_torch: conv1 5x5x1x20, conv2 5x5x20x40, fc1 1960->1024, fc2 1024->10
+    # the bundled lrspec_torch.examples.mnist_cnn: conv1 5x5x1x20, conv2 5x5x20x40, fc1 1960->1024, fc2 1024->10
     assert rows["conv1.weight"][1:4] == ["20x1x5x5", "conv", "1e-05"]
     assert rows["conv2.weight"][1] == "40x20x5x5"
     assert rows["fc1.weight"][1:4] == ["1024x1960", "dense", "0.001"]
@@ -212,7 +212,7 @@ def test_compile_for_tf_prints_no_tensorflow_noise() -> None:
 
     pytest.importorskip("tensorflow")
     cmd = [sys.executable, "-m", "lrspec", "compile", "examples/finetune_cnn.yaml", "--target", "tf",
-           "--model", "lrspec.examples:mnist_cnn_keras"]
+           "--model", "lrspec_tf.examples:mnist_cnn"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""

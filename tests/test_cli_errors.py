@@ -169,7 +169,7 @@ def test_pickled_module_is_refused(work: Path) -> None:
 def test_model_of_the_wrong_framework(work: Path) -> None:
     pytest.importorskip("torch")
     check(
-        "compile good.yaml --target tf --model lrspec.examples:mnist_cnn_torch", 1,
+        "compile good.yaml --target tf --model lrspec_torch.examples:mnist_cnn", 1,
         "gave a torch model, but --target tf needs a Keras model (use --target torch)",
     )
 
@@ -186,8 +186,8 @@ def test_target_not_installed(work: Path, monkeypatch: pytest.MonkeyPatch) -> No
     from lrspec import targets
     from lrspec.tools import model_sources
 
-    fake = model_sources.ModelSource("m:make", "callable", model=object(), framework="torch")
-    monkeypatch.setattr(model_sources, "open_source", lambda source: fake)
+    fake = model_sources.ModelSource("m:make", "callable", model=object(), target="torch")
+    monkeypatch.setattr(model_sources, "open_source", lambda source, target=None: fake)
     monkeypatch.setitem(targets.BUILTIN_TARGETS, "torch", ("lrspec_missing_adapter_xyz.target:TARGET", "lrspec[torch]"))
     check("compile good.yaml --target torch --model m:make", 1, "Error: --target torch:", "pip install 'lrspec[torch]'")
 
@@ -206,3 +206,19 @@ def test_existing_output_is_refused(work: Path) -> None:
 
 def test_emit_for_tf_v1_is_refused(work: Path) -> None:
     check("compile good.yaml --target tf-v1 --model params.txt --emit python", 1, "--emit python supports the targets torch, tf")
+
+
+def test_errors_are_rendered_from_their_problems_in_one_place() -> None:
+    from lrspec.errors import Problem, ResolveError, SourceError, SpecError, TargetError
+    from lrspec.tools.cli.errors import error_lines
+
+    # a heading line is left out; problems without a file take the command's default where
+    assert error_lines(ResolveError("cannot resolve the spec:\n  a bad\n  b bad"), "s.yaml") == [
+        "Error: s.yaml: a bad", "Error: s.yaml: b bad",
+    ]
+    assert error_lines(TargetError("not installed"), "--target tf") == ["Error: --target tf: not installed"]
+    assert error_lines(TargetError("not installed")) == ["Error: TargetError: not installed"]
+    # a problem with a file keeps its own position; a source is its own where
+    located_problem = SpecError(Problem("groups[0].lr", "must be > 0", file="s.yaml", line=3, column=7))
+    assert error_lines(located_problem, "ignored") == ["Error: s.yaml:3:7: groups[0].lr: must be > 0"]
+    assert error_lines(SourceError("m.pt", "is corrupt\nreally")) == ["Error: m.pt: is corrupt", "Error: m.pt: really"]

@@ -19,12 +19,12 @@ import lrspec
 from lrspec import schedules
 from lrspec.spec.models import Spec
 from lrspec.tools.cli import main
-from lrspec.tools.emit.schedule_code import python_schedule
+from lrspec.tools.emit._common import schedule_interpreter_source
 from lrspec.tools.paramfile import read_params
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
-TORCH_MODELS = ["mnist_cnn_torch", "convnet6_torch", "lenet_torch", "transformer_torch"]
+TORCH_MODELS = ["mnist_cnn", "convnet6", "lenet", "transformer"]  # lrspec_torch.examples
 STEPS = 21  # past every example's freeze (20) and first decay (16)
 
 SCHEDULES: list[dict[str, Any]] = [
@@ -43,8 +43,11 @@ SCHEDULES: list[dict[str, Any]] = [
     {
         "type": "sequence",
         "boundaries": [3, 8],
-        "schedules": [{"type": "linear", "start_mult": 0, "end_mult": 1, "steps": 3}, {"type": "constant"},
-                      {"type": "step", "step_size": 2, "gamma": 0.5}],
+        "schedules": [
+            {"type": "linear", "start_mult": 0, "end_mult": 1, "steps": 3},
+            {"type": "constant"},
+            {"type": "step", "step_size": 2, "gamma": 0.5},
+        ],
     },
 ]
 
@@ -58,7 +61,9 @@ def _schedule_node(data: dict[str, Any]) -> Any:
 def test_python_schedule_is_the_definition(data: dict[str, Any]) -> None:
     node = _schedule_node(data)
     ns: dict[str, Any] = {}
-    exec("import bisect, math\n" + "def _pow(b, e):\n    return math.pow(b, e)\n" + "\n".join(python_schedule(node, "m")), ns)
+    # what a generated pure-Python module does: the inlined from_dict applied to the JSON form
+    source = "from __future__ import annotations\nimport bisect, math\n" + schedule_interpreter_source()
+    exec(source + f"\nm = from_dict({node.model_dump(mode='json')!r})\n", ns)
     definition = schedules.from_spec(node)
     for t in [*range(40), 10**6]:
         assert ns["m"](t) == definition(t), (t, data)
@@ -88,7 +93,7 @@ def _emit(spec: Path, target: str, model: str, tmp_path: Path) -> types.ModuleTy
 
 def _torch_model_for(spec: Path) -> str:
     """The bundled torch model whose parameter names are the example's params file's."""
-    import lrspec.examples as ex
+    import lrspec_torch.examples as ex
 
     names = set(read_params(ROOT / "examples" / "params" / f"{spec.stem}.txt"))
     for fn in TORCH_MODELS:
@@ -101,15 +106,15 @@ def _torch_model_for(spec: Path) -> str:
 @pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
 def test_generated_torch_module_matches_lrspec_compile(spec: Path, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    import lrspec.examples as ex
+    import lrspec_torch.examples as ex
 
     fn = _torch_model_for(spec)
-    gen = _emit(spec, "torch", f"lrspec.examples:{fn}", tmp_path)
+    gen = _emit(spec, "torch", f"lrspec_torch.examples:{fn}", tmp_path)
     model_a, model_b = getattr(ex, fn)(seed=1), getattr(ex, fn)(seed=1)
     opt_a, sched_a = gen.build(model_a)
     # torch.optim defaults on CPU (the for-loop kernels), as in the generated module: bit-identical
     # (passing fused only where the torch class takes it: the adapter forwards it as is)
-    from lrspec.tools.emit.torch_code import TORCH_CLASSES
+    from lrspec_torch.emit import TORCH_CLASSES
 
     family = lrspec.load(spec).optimizer.type
     takes_fused = "fused" in inspect.signature(getattr(torch.optim, TORCH_CLASSES[family])).parameters
@@ -141,6 +146,77 @@ def test_generated_torch_module_matches_lrspec_compile(spec: Path, tmp_path: Pat
     assert moved > 0
 
 
+def _torch_module_from_source(source: str, name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    sys.modules[name] = module
+    try:
+        exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+def _module_child_model() -> Any:
+    import torch
+
+    class M(torch.nn.Module):
+        """A model whose only child is called ``module`` (its names start with ``module.``)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.module = torch.nn.Linear(2, 2)
+
+    torch.manual_seed(0)
+    return M()
+
+
+@pytest.mark.torch
+def test_generated_torch_module_accepts_a_model_whose_child_is_called_module() -> None:
+    """The torch target names a plain model's parameters as they are (``module.weight``) and
+    unwraps wrappers by type; the generated build() must name them the same way."""
+    torch = pytest.importorskip("torch")
+    from lrspec.tools.emit import emit_python
+
+    group = {"name": "m", "params": ["module.*"], "lr_mult": 0.5}
+    spec = {"version": 1, "optimizer": {"type": "sgd", "lr": 0.1}, "groups": [group]}
+    model = _module_child_model()
+    compiled = lrspec.compile(spec, model, target="torch")
+    assert set(compiled.plan.names) == {"module.weight", "module.bias"}
+    gen = _torch_module_from_source(emit_python(compiled.plan, "torch"), "gen_module_child")
+    for wrapped in (
+        model,
+        torch.nn.DataParallel(model),
+        torch.compile(model),
+        torch.nn.DataParallel(torch.compile(model)),
+    ):
+        opt, _ = gen.build(wrapped)
+        ((group),) = opt.param_groups
+        assert group["name"] == "m" and group["lr"] == pytest.approx(0.05)
+        assert {id(p) for p in group["params"]} == {id(p) for p in model.parameters()}
+
+
+@pytest.mark.torch
+def test_generated_torch_naming_is_the_targets() -> None:
+    """The inlined naming (canonical_name and _unwrap) gives the torch target's names."""
+    torch = pytest.importorskip("torch")
+    from lrspec_torch import names
+    from lrspec_torch.emit import naming_source
+
+    ns: dict[str, Any] = {}
+    exec("from __future__ import annotations\nimport torch\nfrom torch import nn\n" + naming_source(), ns)
+    model = _module_child_model()
+    for wrapped in (
+        model,
+        torch.nn.DataParallel(model),
+        torch.compile(model),
+        torch.nn.DataParallel(torch.compile(model)),
+    ):
+        assert ns["_unwrap"](wrapped) is names.unwrap(wrapped) is model
+        assert [n for n, _ in ns["_named_parameters"](wrapped)] == [n for n, _ in names.named_tensors(wrapped)]
+    for raw in ["a._fsdp_wrapped_module.b.weight", "_checkpoint_wrapped_module.x", "module.weight", "plain"]:
+        assert ns["canonical_name"](raw) == names.canonical_name(raw)
+
+
 # ------------------------------------------------------------------ tf
 
 
@@ -148,7 +224,7 @@ def test_generated_torch_module_matches_lrspec_compile(spec: Path, tmp_path: Pat
 @pytest.mark.parametrize("data", SCHEDULES, ids=lambda d: d["type"])
 def test_tf_schedule_matches_the_definition(data: dict[str, Any]) -> None:
     pytest.importorskip("lrspec_tf.rules")
-    from lrspec.tools.emit.tf_code import PREAMBLE, inlined_source
+    from lrspec_tf.emit import PREAMBLE, inlined_source
 
     node = _schedule_node(data)
     ns: dict[str, Any] = {}
@@ -164,13 +240,12 @@ def test_tf_schedule_matches_the_definition(data: dict[str, Any]) -> None:
 @pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.stem)
 def test_generated_tf_module_matches_lrspec_compile(spec: Path, tmp_path: Path) -> None:
     pytest.importorskip("lrspec_tf.rules")
+    import lrspec_tf.examples as ex
     import numpy as np
     import tensorflow as tf
 
-    import lrspec.examples as ex
-
-    fn = _torch_model_for(spec).replace("_torch", "_keras")
-    gen = _emit(spec, "tf", f"lrspec.examples:{fn}", tmp_path)
+    fn = _torch_model_for(spec)  # the Keras twin has the same name in lrspec_tf.examples
+    gen = _emit(spec, "tf", f"lrspec_tf.examples:{fn}", tmp_path)
     model_a, model_b = getattr(ex, fn)(seed=1), getattr(ex, fn)(seed=1)
     opt_a = gen.build(model_a)
     compiled = lrspec.compile(spec, model_b, target="tf")

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from lrspec.tools.model_sources import SourceError, canonical_tf_name, open_source
+from lrspec.tools.model_sources import SourceError, open_source
 
 LENET_TORCH = {
     "features.0.weight": (6, 3, 5, 5), "features.0.bias": (6,), "features.3.weight": (16, 6, 5, 5), "features.3.bias": (16,),
     "classifier.0.weight": (120, 400), "classifier.0.bias": (120,), "classifier.2.weight": (84, 120),
     "classifier.2.bias": (84,), "classifier.4.weight": (10, 84), "classifier.4.bias": (10,),
 }
-# Keras twin: HWIO conv kernels, (in, out) dense kernels (lrspec.examples docstrings)
+# Keras twin: HWIO conv kernels, (in, out) dense kernels (lrspec_tf.examples docstrings)
 LENET_KERAS = {
     "features.0.kernel": (5, 5, 3, 6), "features.0.bias": (6,), "features.3.kernel": (5, 5, 6, 16), "features.3.bias": (16,),
     "classifier.0.kernel": (400, 120), "classifier.0.bias": (120,), "classifier.2.kernel": (120, 84),
@@ -22,8 +22,10 @@ LENET_KERAS = {
 
 
 def test_canonical_tf_name() -> None:
-    assert canonical_tf_name("features/0/kernel:0") == "features.0.kernel"
-    assert canonical_tf_name("blocks.1/fc1/bias") == "blocks.1.fc1.bias"
+    from lrspec_tf._common import canonical_path  # the TF targets' naming rule, which their model files use
+
+    assert canonical_path("features/0/kernel:0") == "features.0.kernel"
+    assert canonical_path("blocks.1/fc1/bias") == "blocks.1.fc1.bias"
 
 
 def test_params_file_sources(tmp_path: Path) -> None:
@@ -39,15 +41,15 @@ def test_params_file_sources(tmp_path: Path) -> None:
 @pytest.mark.torch
 def test_callable_torch() -> None:
     pytest.importorskip("torch")
-    src = open_source("lrspec.examples:lenet_torch")
-    assert (src.kind, src.framework) == ("callable", "torch")
+    src = open_source("lrspec_torch.examples:lenet")
+    assert (src.kind, src.target) == ("callable", "torch")
     assert dict(src.model.named_parameters()).keys() == LENET_TORCH.keys()
 
 
 @pytest.mark.torch
 def test_torch_state_dict_checkpoints(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from lrspec.examples import lenet_torch
+    from lrspec_torch.examples import lenet as lenet_torch
 
     sd = lenet_torch().state_dict()
     torch.save(sd, tmp_path / "m.pt")
@@ -71,7 +73,7 @@ def test_batchnorm_buffers_are_not_parameters(tmp_path: Path) -> None:
 def test_safetensors(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     st = pytest.importorskip("safetensors.torch")
-    from lrspec.examples import lenet_torch
+    from lrspec_torch.examples import lenet as lenet_torch
 
     st.save_file(lenet_torch().state_dict(), str(tmp_path / "m.safetensors"))
     src = open_source(str(tmp_path / "m.safetensors"))
@@ -84,11 +86,10 @@ def test_safetensors(tmp_path: Path) -> None:
 def test_keras_sources(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
     import tensorflow as tf
+    from lrspec_tf.examples import lenet as lenet_keras
 
-    from lrspec.examples import lenet_keras
-
-    src = open_source("lrspec.examples:lenet_keras")
-    assert (src.kind, src.framework) == ("callable", "keras")
+    src = open_source("lrspec_tf.examples:lenet")
+    assert (src.kind, src.target) == ("callable", "tf")
     model = lenet_keras()
     model.save(tmp_path / "m.keras")
     assert dict(open_source(str(tmp_path / "m.keras")).params or {}) == LENET_KERAS
@@ -122,3 +123,44 @@ def test_corrupt_and_pickled_torch_checkpoints_get_plain_causes(tmp_path: Path) 
     with pytest.raises(SourceError, match=r"pickled Python objects .* save model\.state_dict\(\) instead") as info:
         open_source(str(pickled))
     assert "\x1b[" not in str(info.value)  # no terminal escape codes leak from torch's message
+
+
+@pytest.mark.torch
+def test_safetensors_header_is_checked(tmp_path: Path) -> None:
+    import struct
+
+    pytest.importorskip("torch")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(struct.pack("<Q", 10**6) + b"{}")  # a header longer than the file
+    with pytest.raises(SourceError, match=r"bad\.safetensors: is not a valid safetensors file .* exceeds"):
+        open_source(str(bad))
+    bad.write_bytes(struct.pack("<Q", 4) + b"nope")
+    with pytest.raises(SourceError, match="the header is not JSON"):
+        open_source(str(bad))
+    bad.write_bytes(b"\x01\x02")
+    with pytest.raises(SourceError, match="shorter than the 8-byte header length"):
+        open_source(str(bad))
+    header = b'{"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}'
+    bad.write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))  # data cut short
+    with pytest.raises(SourceError, match="the data of 'w' lies outside the file"):
+        open_source(str(bad))
+    bad.write_bytes(struct.pack("<Q", len(header)) + header + bytes(24))
+    src = open_source(str(bad))
+    assert (src.kind, src.target, dict(src.params or {})) == ("safetensors", "torch", {"w": (2, 3)})
+
+
+def test_a_requested_target_reads_its_own_files_first(tmp_path: Path) -> None:
+    txt = tmp_path / "p.txt"
+    txt.write_text("a 2\n")
+    assert open_source(str(txt), target="torch").target is None  # a parameter list belongs to no target
+    with pytest.raises(SourceError, match="no such file"):
+        open_source(str(tmp_path / "missing.keras"), target="tf")
+
+
+@pytest.mark.torch
+def test_legacy_torch_save_format(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Linear(3, 2)
+    torch.save(net.state_dict(), tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)  # read without mmap
+    src = open_source(str(tmp_path / "legacy.pt"))
+    assert (src.kind, src.target, dict(src.params or {})) == ("torch-checkpoint", "torch", {"weight": (2, 3), "bias": (2,)})

@@ -35,7 +35,7 @@ def test_text_order_is_file_order() -> None:
 def test_text_errors_have_file_and_line() -> None:
     with pytest.raises(ParamFileError) as info:
         parse_param_text("a 1,2\nb 1;2\nc\na\n", "p.txt")
-    assert info.value.problems == [
+    assert [p.render() for p in info.value.problems] == [
         "p.txt:2: invalid shape '1;2': expected comma-separated integers like 20,1,5,5 or [20, 1, 5, 5]",
         "p.txt:4: parameter 'a' is listed twice (first on line 1)",
     ]

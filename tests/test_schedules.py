@@ -232,3 +232,129 @@ def test_describe_names_the_schedule(data: dict[str, object]) -> None:
 def test_from_spec_rejects_a_non_schedule() -> None:
     with pytest.raises(TypeError, match="not a schedule node"):
         S.from_spec({"type": "constant"})
+
+
+# ------------------------------------------------------------------ from_dict: the one interpreter
+
+W, T = 4, 6  # warmup length and cosine length of the nested cases below
+
+
+def _cos(u: int, T: int, lo: float = 0.0) -> float:
+    return lo + (1 - lo) * 0.5 * (1 + math.cos(math.pi * min(u, T) / T))
+
+
+def _nested_sequence(t: int) -> float:
+    # [warmup(W, start 0.2) then step(2, 0.5)] until 10, then constant 0.3 until 14, then cosine(T)
+    if t < 10:
+        return 0.2 + 0.8 * t / W if t < W else 0.5 ** ((t - W) // 2)
+    if t < 14:
+        return 0.3
+    return _cos(t - 14, T)
+
+
+def _warmup_of_sequence(t: int) -> float:
+    # warmup(W) then [linear 1 -> 0.5 over 2, then exponential(0.5 per 3, staircase)] from 2 on
+    if t < W:
+        return t / W
+    u = t - W
+    return 1.0 - 0.5 * min(u, 2) / 2 if u < 2 else 0.5 ** ((u - 2) // 3)
+
+
+FORMULAS: list[tuple[dict[str, object], object, list[int]]] = [
+    ({"type": "constant", "value": 0.25}, lambda t: 0.25, [0, 1, HUGE]),
+    (
+        {"type": "exponential", "decay_rate": 0.5, "decay_steps": 3, "staircase": True},
+        lambda t: 0.5 ** (t // 3),
+        [0, 2, 3, 5, 6],
+    ),
+    (
+        {"type": "exponential", "decay_rate": 0.9, "decay_steps": 3},
+        lambda t: math.exp(t / 3 * math.log(0.9)),
+        [0, 1, 3, 7],
+    ),
+    ({"type": "step", "step_size": 3, "gamma": 0.5}, lambda t: 0.5 ** (t // 3), [0, 2, 3, 4, 6]),
+    (
+        {"type": "multistep", "milestones": [2, 5], "gamma": 0.5},
+        lambda t: 0.5 ** ((t >= 2) + (t >= 5)),
+        [0, 1, 2, 4, 5, 9],
+    ),
+    (
+        {"type": "piecewise", "boundaries": [2, 5], "values": [1.0, 0.5, 0.1]},
+        lambda t: 1.0 if t < 2 else 0.5 if t < 5 else 0.1,
+        [1, 2, 4, 5],
+    ),
+    ({"type": "cosine", "decay_steps": T, "min_mult": 0.1}, lambda t: _cos(t, T, 0.1), [0, 3, T - 1, T, T + 1, HUGE]),
+    (
+        {"type": "polynomial", "decay_steps": 4, "power": 2.0, "end_mult": 0.1},
+        lambda t: 0.1 + 0.9 * (1 - min(t, 4) / 4) ** 2,
+        [0, 3, 4, 5],
+    ),
+    (
+        {"type": "linear", "start_mult": 0.5, "end_mult": 1.0, "steps": 4},
+        lambda t: 0.5 + 0.5 * min(t, 4) / 4,
+        [0, 3, 4, 5],
+    ),
+    ({"type": "inverse_time", "decay_rate": 0.5, "decay_steps": 2}, lambda t: 1 / (1 + 0.5 * t / 2), [0, 1, 2, 9]),
+    (
+        {"type": "inverse_time", "decay_rate": 0.5, "decay_steps": 2, "staircase": True},
+        lambda t: 1 / (1 + 0.5 * (t // 2)),
+        [0, 1, 2, 3],
+    ),
+    (
+        {"type": "warmup", "steps": W, "start_mult": 0.2},
+        lambda t: 0.2 + 0.8 * min(t, W) / W,
+        [0, W - 1, W, W + 1, HUGE],
+    ),
+    (
+        {
+            "type": "sequence",
+            "boundaries": [10, 14],
+            "schedules": [
+                {
+                    "type": "warmup",
+                    "steps": W,
+                    "start_mult": 0.2,
+                    "then": {"type": "step", "step_size": 2, "gamma": 0.5},
+                },
+                {"type": "constant", "value": 0.3},
+                {"type": "cosine", "decay_steps": T},
+            ],
+        },
+        _nested_sequence,
+        [0, W - 1, W, W + 1, W + 2, 9, 10, 13, 14, 14 + T - 1, 14 + T, 14 + T + 1, HUGE],
+    ),
+    (
+        {
+            "type": "warmup",
+            "steps": W,
+            "then": {
+                "type": "sequence",
+                "boundaries": [2],
+                "schedules": [
+                    {"type": "linear", "start_mult": 1.0, "end_mult": 0.5, "steps": 2},
+                    {"type": "exponential", "decay_rate": 0.5, "decay_steps": 3, "staircase": True},
+                ],
+            },
+        },
+        _warmup_of_sequence,
+        [0, W - 1, W, W + 1, W + 2, W + 4, W + 5, W + 6, HUGE],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "formula", "steps"), FORMULAS, ids=[f"{d['type']}-{k}" for k, (d, _, _) in enumerate(FORMULAS)]
+)
+def test_from_dict_is_from_spec_and_the_formula(data: dict[str, object], formula: object, steps: list[int]) -> None:
+    spec_node = node(data)
+    json_form = spec_node.model_dump(mode="json")  # type: ignore[attr-defined]
+    by_dict, by_spec = S.from_dict(json_form), S.from_spec(spec_node)
+    assert callable(formula)
+    for t in sorted({*steps, *range(25)}):
+        assert by_dict(t) == by_spec(t), t
+        assert by_dict(t) == pytest.approx(formula(t), rel=1e-12, abs=1e-15), t
+
+
+def test_from_dict_rejects_an_unknown_type() -> None:
+    with pytest.raises(TypeError, match="not a schedule node"):
+        S.from_dict({"type": "nope"})

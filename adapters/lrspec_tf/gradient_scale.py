@@ -24,7 +24,7 @@ from typing import Any
 from lrspec.errors import TargetError
 from lrspec.plan import Plan
 
-__all__ = ["check_gradient_scale", "lr_mult"]
+__all__ = ["check_gradient_scale", "gradient_multiplier", "lr_and_gradient_multiplier", "lr_mult", "scale_gradient"]
 
 _NAMES = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad", "sgd": "SGD"}
 
@@ -54,6 +54,32 @@ def lr_mult(alpha: float) -> Callable[[Any], Any]:
     return apply
 
 
+def gradient_multiplier(group_lr: float, base_lr: float) -> float:
+    """The factor a group's gradients are multiplied by under gradient-scale: ``group.lr / base_lr``."""
+    return group_lr / base_lr
+
+
+def lr_and_gradient_multiplier(strategy: str, group_lr: float, base_lr: float) -> tuple[float, float]:
+    """(the lr a group's update uses before its schedule, the factor its gradient is multiplied by).
+
+    ``"multiplier"`` (the default): ``(group.lr, 1.0)``; ``"gradient-scale"``: one optimizer at
+    ``base_lr``, so ``(base_lr, group.lr / base_lr)``. The Keras optimizers and the tf-v1 builder
+    both use this, then :func:`scale_gradient`.
+    """
+    if strategy == "gradient-scale":
+        return base_lr, gradient_multiplier(group_lr, base_lr)
+    return group_lr, 1.0
+
+
+def scale_gradient(grad: Any, mult: float) -> Any:
+    """``grad * mult`` in the gradient's dtype; ``grad`` itself when ``mult`` is 1."""
+    if mult == 1.0:
+        return grad
+    import tensorflow as tf
+
+    return grad * tf.constant(mult, grad.dtype)
+
+
 def check_gradient_scale(plan: Plan, allow_inexact: bool = False) -> list[str]:
     """Validate ``plan`` for the gradient-scale strategy. Returns notes for the compiled object's
     report; raises :class:`TargetError` when the plan cannot be expressed, or cannot be expressed
@@ -72,7 +98,7 @@ def check_gradient_scale(plan: Plan, allow_inexact: bool = False) -> list[str]:
     problems: list[str] = []
     family = plan.family
     for g in trainable:
-        mult = g.lr / base
+        mult = gradient_multiplier(g.lr, base)
         if mult == 1.0:
             continue
         if family != "sgd":

@@ -45,6 +45,7 @@ from lrspec.errors import TargetError
 from lrspec.plan import PlanGroup
 from lrspec_tf import rules
 from lrspec_tf._common import canonical_name, group_from_dict, groups_by_param, unknown_variable_error
+from lrspec_tf.gradient_scale import lr_and_gradient_multiplier, scale_gradient
 from lrspec_tf.schedules import ScheduleOp, schedule_op
 
 __all__ = [
@@ -198,13 +199,9 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
         if isinstance(gradient, tf.IndexedSlices):
             gradient = tf.convert_to_tensor(gradient)
         grad = tf.cast(gradient, variable.dtype)
-        if self._lrspec_strategy == "gradient-scale":
-            lr = tf.constant(self._lrspec_base_lr, tf.float64) * scale * sched
-            mult = g.lr / self._lrspec_base_lr
-            if mult != 1.0:
-                grad = grad * tf.constant(mult, grad.dtype)
-        else:
-            lr = tf.constant(g.lr, tf.float64) * scale * sched
+        lr_value, mult = lr_and_gradient_multiplier(self._lrspec_strategy, g.lr, self._lrspec_base_lr)
+        lr = tf.constant(lr_value, tf.float64) * scale * sched
+        grad = scale_gradient(grad, mult)
         slot_vars = {n: self._slot(n, idx) for n in self._lrspec_slot_names if self._slot(n, idx) is not None}
         rules.update_variable(
             self.family, variable, grad, slot_vars, lr, self._lrspec_steps[idx], g.weight_decay, g.hyperparameters,

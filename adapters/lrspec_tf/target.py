@@ -23,7 +23,7 @@ class _TensorFlowTarget(Target):
     """What ``tf`` and ``tf-v1`` share: naming, parameters, model files, example models."""
 
     extra = "lrspec[tf]"
-    model_description = "a Keras model, a tf.Module or a list of variables"
+    model_description = "a Keras model"
     model_suffixes = (".keras", ".weights.h5")
 
     def canonical_name(self, native_name: str) -> str:

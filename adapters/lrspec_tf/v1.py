@@ -2,8 +2,10 @@
 
 :meth:`CompiledV1.minimize` makes **one** ``tf.compat.v1.gradients`` call over the trainable
 variables (permanently frozen variables are never differentiated), splits the gradients by plan
-group, builds one apply op per group with the rules of :mod:`lrspec_tf.rules` and the group's lr
-tensor ``group.lr * m(t)`` (float64 schedule ops, :mod:`lrspec_tf.schedules`), combines them with
+group, builds one apply op per group with the per-variable update of the Keras optimizers
+(:func:`lrspec_tf.rules.update_variable`) and the group's lr tensor ``group.lr * m(t)``
+(float64 schedule ops, :mod:`lrspec_tf.schedules`; gradient-scale:
+:func:`lrspec_tf.gradient_scale.lr_and_gradient_multiplier`), combines them with
 ``tf.group`` and then increments the clock once. The clock ``t`` is ``global_step`` when one is
 given (read before the increment, so the first update uses t = 0), else an internal int64
 variable ``<name>/iterations``. Per-variable state (slots and step counters) is created on the
@@ -26,6 +28,7 @@ from lrspec.plan import Plan, PlanGroup
 from lrspec_tf import rules
 from lrspec_tf._common import canonical_name, unknown_variable_error
 from lrspec_tf.compiled import describe_plan
+from lrspec_tf.gradient_scale import lr_and_gradient_multiplier, scale_gradient
 from lrspec_tf.schedules import ScheduleOp, schedule_op
 
 __all__ = ["CompiledV1"]
@@ -35,8 +38,14 @@ def _read(v: Any) -> Any:
     return tf.convert_to_tensor(v)
 
 
-def _assign(v: Any, value: Any) -> Any:
-    return tf.compat.v1.assign(v, value) if not hasattr(v, "handle") else v.assign(value, read_value=False)
+class _Slot:
+    """A tf.Variable seen as a Keras variable (``.value`` is the tf.Variable): how
+    :func:`lrspec_tf.rules.update_variable` reads and assigns slots and step counters."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, variable: Any) -> None:
+        self.value = variable
 
 
 class CompiledV1:
@@ -144,52 +153,23 @@ class CompiledV1:
                 return tf.group(update, name="train_op")
 
     def _apply_group(self, group: PlanGroup, gv: list[tuple[Any, Any]], t: Any) -> Any:
-        family = self.plan.family
-        sched = self._schedules[group.name](t)
-        base = float(self.plan.optimizer.lr)
-        if self.strategy == "gradient-scale":
-            lr = tf.constant(base, tf.float64) * sched
-            mult = group.lr / base
-        else:
-            lr = tf.constant(group.lr, tf.float64) * sched
-            mult = 1.0
+        """One op updating every (gradient, variable) of ``group`` with the Keras optimizers'
+        per-variable update (:func:`lrspec_tf.rules.update_variable`)."""
+        lr_value, mult = lr_and_gradient_multiplier(self.strategy, group.lr, float(self.plan.optimizer.lr))
+        lr = tf.constant(lr_value, tf.float64) * self._schedules[group.name](t)
         ops = []
         for grad, var in gv:
             slots, step_var = self._state_for(var, group)
             if isinstance(grad, tf.IndexedSlices):
                 grad = tf.convert_to_tensor(grad)
-            grad = tf.cast(grad, var.dtype.base_dtype)
-            if mult != 1.0:
-                grad = grad * tf.constant(mult, grad.dtype)
-
-            def update(var: Any = var, grad: Any = grad, slots: dict[str, Any] = slots, step_var: Any = step_var) -> Any:
-                step = new_step = None
-                if step_var is not None:
-                    new_step = _read(step_var) + 1
-                    step = tf.cast(new_step, tf.float64)
-                fused = rules.fused_apply(family, var, grad, slots, lr, step, group.weight_decay, group.hyperparameters)
-                if fused is not None:
-                    assigns = list(fused) + ([_assign(step_var, new_step)] if step_var is not None else [])
-                    if tf.executing_eagerly():
-                        return tf.constant(True)
-                    with tf.control_dependencies([a for a in assigns if a is not None]):
-                        return tf.constant(True)
-                state = {k: _read(s) for k, s in slots.items()}
-                p_new, st_new = rules.apply_rule(family, _read(var), grad, state, lr, step, group.weight_decay,
-                                                 group.hyperparameters)
-                assigns = [_assign(var, p_new)] + [_assign(slots[k], val) for k, val in st_new.items()]
-                if step_var is not None:
-                    assigns.append(_assign(step_var, new_step))
-                if tf.executing_eagerly():
-                    return tf.constant(True)
-                with tf.control_dependencies([a for a in assigns if a is not None]):
-                    return tf.constant(True)
-
-            if group.frozen_until is not None:
-                ops.append(tf.cond(t >= tf.constant(int(group.frozen_until), tf.int64), update,
-                                   lambda: tf.constant(False)))
-            else:
-                ops.append(update())
+            grad = scale_gradient(tf.cast(grad, var.dtype.base_dtype), mult)
+            ops.append(
+                rules.update_variable(
+                    self.plan.family, var, grad, {k: _Slot(v) for k, v in slots.items()}, lr,
+                    None if step_var is None else _Slot(step_var), group.weight_decay, group.hyperparameters,
+                    group.frozen_until, t,
+                )
+            )
         return tf.group(*ops, name=f"apply_{len(ops)}")
 
     def describe(self) -> str:

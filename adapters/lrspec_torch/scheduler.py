@@ -27,7 +27,6 @@ and re-applies the lrs of the restored ``t`` at once, so it may be called before
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,17 +63,9 @@ class PlanScheduler(LRScheduler):
         self.plan = plan
         self.skip_frozen_backward = bool(skip_frozen_backward)
         self._plan_groups: tuple[PlanGroup, ...] = tuple(groups)
-        # groups sharing a schedule node evaluate m(t) once per step
-        fns: dict[str, PlanGroup] = {}
-        slots: list[int] = []
-        for g in groups:
-            key = json.dumps(g.schedule.model_dump(mode="json"), sort_keys=True)
-            fns.setdefault(key, g)
-            slots.append(list(fns).index(key))
-        self._schedule_owners: tuple[PlanGroup, ...] = tuple(fns.values())
-        self._schedule_slot: tuple[int, ...] = tuple(slots)
-        self._until: tuple[tuple[int, int], ...] = tuple(
-            (i, g.frozen_until) for i, g in enumerate(groups) if g.frozen_until is not None
+        # the groups frozen until some update N (their grads are discarded / requires_grad toggled)
+        self._unfreezing: tuple[tuple[int, PlanGroup], ...] = tuple(
+            (i, g) for i, g in enumerate(groups) if g.frozen_until is not None
         )
         self._step_hook = optimizer.register_step_pre_hook(self._discard_frozen_grads)
         for pg, g in zip(optimizer.param_groups, groups):
@@ -96,9 +87,8 @@ class PlanScheduler(LRScheduler):
     def get_lr(self) -> list[float | torch.Tensor]:
         """``[group.lr_at(t) for each param group]`` with ``t = last_epoch`` (closed form):
         ``group.lr * m(t)``, or 0.0 while the group is frozen."""
-        t = self.last_epoch
-        m = [g.multiplier(t) for g in self._schedule_owners]
-        return [0.0 if g.is_frozen_at(t) else g.lr * m[k] for g, k in zip(self._plan_groups, self._schedule_slot)]
+        lrs: list[float | torch.Tensor] = [*self.plan.lrs_at(self.last_epoch, self._plan_groups)]
+        return lrs
 
     def _get_closed_form_lr(self) -> list[float | torch.Tensor]:
         return self.get_lr()
@@ -110,8 +100,8 @@ class PlanScheduler(LRScheduler):
 
     def _discard_frozen_grads(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         t = self.last_epoch
-        for i, until in self._until:
-            if t < until:
+        for i, g in self._unfreezing:
+            if g.is_frozen_at(t):
                 for p in optimizer.param_groups[i]["params"]:
                     p.grad = None
 
@@ -119,8 +109,8 @@ class PlanScheduler(LRScheduler):
         if not self.skip_frozen_backward:
             return
         t = self.last_epoch
-        for i, until in self._until:
-            wanted = t >= until
+        for i, g in self._unfreezing:
+            wanted = not g.is_frozen_at(t)
             for p in self.optimizer.param_groups[i]["params"]:
                 if p.requires_grad != wanted:
                     p.requires_grad_(wanted)

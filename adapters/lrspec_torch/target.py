@@ -58,7 +58,7 @@ class TorchTarget(Target):
     name = "torch"
     extra = "lrspec[torch]"
     requires = ("torch",)
-    model_description = "a torch.nn.Module (or (name, Parameter) pairs)"
+    model_description = "a torch.nn.Module"
     model_suffixes = (".pt", ".pth", ".bin", ".safetensors")
 
     def canonical_name(self, native_name: str) -> str:

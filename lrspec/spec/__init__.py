@@ -1,6 +1,8 @@
-"""The spec language: the pydantic models of the format (:mod:`lrspec.spec.models`), their
-validation (:mod:`lrspec.spec.validation`), loading files (:mod:`lrspec.spec.loader`), name
-patterns (:mod:`lrspec.spec.patterns`) and the published JSON Schema (:mod:`lrspec.spec.schema`).
+"""The spec language: the pydantic models of the format (:mod:`lrspec.spec.models`, leaves in
+:mod:`lrspec.spec.nodes`), their validation (:mod:`lrspec.spec.validation`, built from
+:mod:`~lrspec.spec.locations`, :mod:`~lrspec.spec.pydantic_errors` and
+:mod:`~lrspec.spec.semantics`), loading files (:mod:`lrspec.spec.loader`), name patterns
+(:mod:`lrspec.spec.patterns`) and the published JSON Schema (:mod:`lrspec.spec.schema`).
 
 The models are re-exported here, so ``from lrspec.spec import Spec`` works.
 """

@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 
 from lrspec.errors import Problem, SpecError
+from lrspec.spec.locations import Path, format_path
 from lrspec.spec.models import Spec
-from lrspec.spec.validation import Path, validate_spec_data
+from lrspec.spec.validation import validate_spec_data
 
 __all__ = ["load", "load_text", "parse_text"]
 
@@ -116,7 +117,7 @@ def _compose(text: str) -> yaml.Node | None:
 def _duplicate_error(dupes: list[tuple[Path, int, int]], file: str | None) -> SpecError:
     return SpecError(
         [
-            Problem(_fmt(p), f"duplicate key {p[-1]!r} (the parser would silently keep the last one)", file=file, line=ln, column=col)
+            Problem(format_path(p), f"duplicate key {p[-1]!r} (the parser would silently keep the last one)", file=file, line=ln, column=col)
             for p, ln, col in dupes
         ],
         file=file,
@@ -190,12 +191,6 @@ def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tupl
     except RecursionError:
         raise SpecError(Problem("", "invalid YAML: nested too deeply", file=file), file=file) from None
     return data, positions
-
-
-def _fmt(path: Path) -> str:
-    from lrspec.spec.validation import format_path
-
-    return format_path(path)
 
 
 def load_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> Spec:

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lrspec.errors import LrSpecError
+
 REGEX_PREFIX = "re:"
 INDEX_PLACEHOLDER = "{i}"
 
@@ -189,8 +191,9 @@ class Pattern:
         return int(m.group("i"))
 
 
-class PatternError(ValueError):
-    """A pattern is not valid; the message says why."""
+class PatternError(LrSpecError, ValueError):
+    """A pattern is not valid; the message says why (one :class:`~lrspec.Problem` without a
+    location: the caller knows where the pattern came from, e.g. ``groups[0].params[1]``)."""
 
 
 def _make(source: str, body: str, line_safe: bool, has_index: bool) -> Pattern:

@@ -5,8 +5,8 @@
 checked-in file is up to date. Editors pick it up through a first line
 ``# yaml-language-server: $schema=../schemas/lrspec-v1.schema.json``.
 
-The schema checks structure, types and ranges. A few rules live only in the validator
-(:mod:`lrspec.spec.validation`): ``lr`` with ``lr_mult``, ``weight_decay`` with ``decay_mult``,
+The schema checks structure, types and ranges. A few rules live only in the semantic checks
+(:mod:`lrspec.spec.semantics`, run by every constructor of Spec): ``lr`` with ``lr_mult``, ``weight_decay`` with ``decay_mult``,
 duplicate group names, hyperparameters of another family, regexes that do not compile,
 unsorted boundaries/milestones, list lengths that must agree, nesterov without momentum.
 """

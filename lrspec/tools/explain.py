@@ -21,6 +21,7 @@ from typing import Any
 
 from lrspec import schedules
 from lrspec.plan import Plan, PlanGroup
+from lrspec.resolve.cascade import group_lr, group_weight_decay
 from lrspec.spec.models import FAMILY_HYPERPARAMETERS, FreezeUntil, Group, Spec
 from lrspec.tools.render import DEFAULT_WIDTH, fmt_float, natural_width, render_table
 
@@ -235,20 +236,9 @@ def _groups_table(plan: Plan, width: int, with_schedule: bool = True) -> str:
 
 
 def _group_lr(spec: Spec, g: Group) -> tuple[float | None, str]:
-    """(absolute lr or None if inherited, how it is set)."""
-    if g.lr is not None:
-        return g.lr, "lr"
-    if g.lr_mult is not None:
-        return spec.optimizer.lr * g.lr_mult, f"lr_mult {fmt_float(g.lr_mult)}"
-    return None, "inherited"
-
-
-def _group_wd(spec: Spec, g: Group) -> float | None:
-    if g.weight_decay is not None:
-        return g.weight_decay
-    if g.decay_mult is not None:
-        return spec.optimizer.weight_decay * g.decay_mult
-    return None
+    """(absolute lr or None if inherited, how it is set); the value is the cascade's."""
+    how = "lr" if g.lr is not None else f"lr_mult {fmt_float(g.lr_mult)}" if g.lr_mult is not None else "inherited"
+    return group_lr(spec, g), how
 
 
 def _freeze_text(value: Any) -> str:
@@ -280,7 +270,7 @@ def spec_rows(spec: Spec) -> list[dict[str, Any]]:
                 "optional": g.optional,
                 "lr": lr,
                 "lr_set_by": how,
-                "weight_decay": _group_wd(spec, g),
+                "weight_decay": group_weight_decay(spec, g),
                 "freeze": _freeze_json(g.freeze),
                 "schedule": None if g.schedule is None else g.schedule.model_dump(mode="json"),
                 "schedule_summary": None if g.schedule is None else schedules.describe(g.schedule),

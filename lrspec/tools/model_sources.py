@@ -1,42 +1,29 @@
 """``--model SOURCE``: where the parameter names (and shapes) of a model come from.
 
 :func:`open_source` turns a SOURCE string into a :class:`ModelSource`, which holds either a
-live model (``module:callable``) or a mapping canonical name -> shape read from a file.
-Frameworks are imported only for the sources that need them; a missing one is a
-:class:`SourceError` naming the pip extra to install.
+live model (``module:callable``) or a mapping canonical name -> shape read from a file. This
+module names no framework: model files are read by the targets
+(:meth:`lrspec.targets.Target.read_model_file`) and live models are recognised by them
+(:meth:`lrspec.targets.Target.accepts`). Every failure is a :class:`SourceError` (one
+problem, located at SOURCE).
 
 Sources, tried in this order:
 
-* an existing file or checkpoint, by suffix:
+* a path that a target reads (:meth:`~lrspec.targets.Target.reads_model_file`): the target
+  named by ``target`` when it reads it, else the first installed target that does
+  (:func:`lrspec.targets.target_for_file`), else a known target whose framework is missing
+  (its reader then names the pip extra to install). A path that does not exist counts only
+  when a target recognises it by more than its suffix (a TensorFlow checkpoint prefix);
+* any other existing file: a parameter list (:mod:`lrspec.tools.paramfile`);
+* ``module:callable`` (``module:attr.attr`` works too): the module is imported (the current
+  directory is on ``sys.path``, as with uvicorn), the attribute is called with no arguments
+  when it is a function or class (an existing model object is used as is), and the result
+  must be a model some target accepts: the requested target, else
+  :func:`lrspec.targets.target_for_model` (a model of another target than the requested one
+  is an error suggesting the right ``--target``).
 
-  - ``.txt`` (or any other text file) / ``.json``: a parameter list (:mod:`lrspec.tools.paramfile`);
-  - ``.pt`` / ``.pth`` / ``.bin``: a PyTorch state_dict, loaded with
-    ``torch.load(path, map_location="cpu", weights_only=True)`` (no arbitrary unpickling).
-    A dict holding the state_dict under ``state_dict``, ``model_state_dict`` or ``model`` is
-    accepted too. Buffers are dropped (non-floating tensors and ``*.running_mean``,
-    ``*.running_var``, ``*.num_batches_tracked``), as is a ``module.`` prefix shared by
-    every key (DistributedDataParallel);
-  - ``.safetensors``: the tensors' names and shapes (the same buffer rules), read with
-    ``safetensors`` without loading the data;
-  - ``.keras``: loaded with ``keras.saving.load_model(path, compile=False)`` (safe mode),
-    names are the layer path of every trainable variable (``features/0/kernel`` ->
-    ``features.0.kernel``);
-  - ``.weights.h5``: layer names come from the file; a variable's own name is not stored, so
-    it is inferred from the layer's variable ranks (``kernel``/``bias``; a lone rank >= 2
-    variable is ``kernel``, so an Embedding reads as ``kernel``; ``gamma``/``beta``), else
-    ``vars.<k>`` — prefer ``.keras``;
-  - a TensorFlow checkpoint prefix (``ckpt/model-1`` with ``ckpt/model-1.index`` beside it,
-    or a folder with a ``checkpoint`` file): ``tf.train.list_variables``; object-graph
-    suffixes (``/.ATTRIBUTES/VARIABLE_VALUE``), ``save_counter``, the object graph and
-    optimizer slots are dropped.
-
-* ``module:callable`` (``module:attr.attr`` works too): the module is imported (the
-  current directory is on ``sys.path``, as with uvicorn), the attribute is called with no
-  arguments when it is a function or class (an existing model object is used as is), and
-  the result must be a ``torch.nn.Module`` or a Keras model.
-
-Canonical names use ``.``: TensorFlow/Keras ``/`` separators are replaced and a trailing
-``:0`` removed.
+A reader may return a mapping with a ``kind`` attribute naming the file format
+(``"safetensors"``); :attr:`ModelSource.kind` is then that, else ``"model-file"``.
 """
 
 from __future__ import annotations
@@ -46,82 +33,128 @@ import inspect
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrspec.errors import LrSpecError
+from lrspec.errors import ParamFileError, SourceError, TargetError
+from lrspec.targets import (
+    Target,
+    get_target,
+    installed_targets,
+    known_target_names,
+    target_for_file,
+    target_for_model,
+)
 
-__all__ = ["ModelSource", "SourceError", "canonical_tf_name", "framework_of", "open_source"]
+__all__ = ["ModelSource", "SourceError", "open_source"]
 
 Shape = tuple[int, ...]
 
-_EXTRAS = {"torch": "lrspec[torch]", "tensorflow": "lrspec[tf]", "keras": "lrspec[tf]", "safetensors": "safetensors",
-           "h5py": "h5py"}
-_TORCH_SUFFIXES = (".pt", ".pth", ".bin")
-_BUFFER_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
-
-
-class SourceError(LrSpecError, ValueError):
-    """A model source cannot be used. ``source`` is the SOURCE string, ``message`` the cause."""
-
-    def __init__(self, source: str, message: str):
-        self.source = source
-        self.message = message
-        super().__init__(f"{source}: {message}")
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    """What a SOURCE gave: a live ``model`` (with its ``framework``: ``"torch"`` or
-    ``"keras"``) or ``params`` (canonical name -> shape) read from a file, plus ``kind``
-    (``callable``, ``params-file``, ``torch-checkpoint``, ``safetensors``, ``keras``,
-    ``keras-weights``, ``tf-checkpoint``)."""
+    """What a SOURCE gave: a live ``model`` or ``params`` (canonical name -> shape) read from
+    a file; ``target`` is the name of the target that accepts the model or read the file
+    (None for a parameter list); ``kind`` is ``callable``, ``params-file`` or the file format
+    the reader reported (``torch-checkpoint``, ``safetensors``, ``keras``, ...)."""
 
     source: str
     kind: str
     model: Any = None
-    framework: str | None = None
+    target: str | None = None
     params: Mapping[str, Shape | None] | None = None
 
 
-def canonical_tf_name(name: str) -> str:
-    """``"features/0/kernel:0"`` -> ``"features.0.kernel"``."""
-    if name.endswith(":0"):
-        name = name[:-2]
-    return name.replace("/", ".")
+# ------------------------------------------------------------------ the registry
 
 
-def _import(source: str, module: str, what: str) -> Any:
+def _any_target(name: str) -> Target | None:
+    """Target ``name``, also when its framework is not installed (its cheap module is
+    imported; the framework is not). None when it cannot be loaded at all."""
+    # The registry refuses a target whose framework is missing; its reader still gives the
+    # clearest message ("... needs 'torch' ...; install it with ..."), so load it unchecked.
     try:
-        return importlib.import_module(module)
-    except ImportError:
-        extra = _EXTRAS.get(module, module)
-        raise SourceError(source, f"{what} needs {module!r}, which is not installed; install it with: pip install '{extra}'") from None
+        return get_target(name, check_installed=False)
+    except TargetError:
+        return None
 
 
-def framework_of(obj: Any) -> str | None:
-    """``"torch"`` for a ``torch.nn.Module``, ``"keras"`` for a Keras layer/model, else None
-    (without importing either framework)."""
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(obj, torch.nn.Module):
-        return "torch"
-    keras = sys.modules.get("keras")
-    if keras is not None and isinstance(obj, keras.layers.Layer):
-        return "keras"
-    tf = sys.modules.get("tensorflow")
-    if tf is not None and isinstance(obj, tf.Module):
-        return "keras"
-    return None
+def _known_targets() -> Iterator[Target]:
+    for name in known_target_names():
+        target = _any_target(name)
+        if target is not None:
+            yield target
+
+
+# ------------------------------------------------------------------ model files
+
+
+def _claims(target: Target, source: str, exists: bool) -> bool:
+    """True when ``target`` reads ``source``; a missing path only when recognised by more than its suffix."""
+    try:
+        if not target.reads_model_file(source):
+            return False
+    except Exception:
+        return False
+    return exists or not source.lower().endswith(target.model_suffixes or ("\0",))
+
+
+def _file_reader(source: str, requested: str | None) -> Target | None:
+    exists = os.path.exists(source)
+    if requested is not None:
+        wanted = _any_target(requested)
+        if wanted is not None and _claims(wanted, source, exists):
+            return wanted
+    if exists:
+        found = target_for_file(source)
+        if found is not None:
+            return found
+    return next((t for t in _known_targets() if _claims(t, source, exists)), None)
+
+
+def _from_file(source: str, target: Target) -> ModelSource:
+    try:
+        params = target.read_model_file(source)
+    except SourceError:
+        raise
+    except TargetError as exc:
+        raise SourceError(source, str(exc)) from None
+    except Exception as exc:
+        raise SourceError(source, f"target {target.name!r} cannot read it: {type(exc).__name__}: {exc}") from None
+    kind = getattr(params, "kind", None)
+    return ModelSource(source, kind if isinstance(kind, str) else "model-file", target=target.name, params=params)
+
+
+def _from_params_file(source: str) -> ModelSource:
+    from lrspec.tools.paramfile import read_params
+
+    try:
+        return ModelSource(source, "params-file", params=read_params(source))
+    except ParamFileError as exc:
+        parts = []
+        for p in exc.problems:
+            line = f"{p.line}: " if p.line is not None else ""
+            loc = f"{p.location}: " if p.location else ""
+            parts.append(f"{line}{loc}{p.message}")
+        raise SourceError(source, "; ".join(parts)) from None
 
 
 # ------------------------------------------------------------------ module:callable
 
 
-def _from_callable(source: str) -> ModelSource:
-    module_name, _, attr_path = source.partition(":")
+def _install_hint(module: str) -> str | None:
+    """The pip extra of the known target that requires ``module``, or None."""
+    for target in _known_targets():
+        if module in target.requires:
+            return target.extra
+    return None
+
+
+def _call(source: str, module_name: str, attr_path: str) -> Any:
     cwd = os.getcwd()
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
@@ -129,10 +162,11 @@ def _from_callable(source: str) -> ModelSource:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or module_name
-        if missing in _EXTRAS and missing != module_name:
+        extra = _install_hint(missing) if missing != module_name else None
+        if extra is not None:
             raise SourceError(
                 source, f"importing {module_name!r} needs {missing!r}, which is not installed; "
-                f"install it with: pip install '{_EXTRAS[missing]}'"
+                f"install it with: pip install '{extra}'"
             ) from None
         raise SourceError(source, f"cannot import module {module_name!r}: {exc}") from None
     except Exception as exc:
@@ -147,255 +181,53 @@ def _from_callable(source: str) -> ModelSource:
             obj = obj()
         except ModuleNotFoundError as exc:
             missing = exc.name or "?"
-            hint = f"; install it with: pip install '{_EXTRAS[missing]}'" if missing in _EXTRAS else ""
+            extra = _install_hint(missing)
+            hint = f"; install it with: pip install '{extra}'" if extra is not None else ""
             raise SourceError(source, f"calling {attr_path}() failed: module {missing!r} is not installed{hint}") from None
         except Exception as exc:
             raise SourceError(source, f"calling {attr_path}() failed: {type(exc).__name__}: {exc}") from None
-    framework = framework_of(obj)
-    if framework is None:
-        raise SourceError(source, f"{attr_path} gave a {type(obj).__name__}, not a torch.nn.Module or a Keras model")
-    return ModelSource(source, "callable", model=obj, framework=framework)
+    return obj
 
 
-# ------------------------------------------------------------------ torch / safetensors
-
-
-def _is_buffer(name: str, floating: bool) -> bool:
-    return not floating or name.endswith(_BUFFER_SUFFIXES)
-
-
-def _strip_ddp(params: dict[str, Shape | None]) -> dict[str, Shape | None]:
-    if params and all(k.startswith("module.") for k in params):
-        return {k[len("module."):]: v for k, v in params.items()}
-    return params
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, or its type name when the message is empty."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _looks_like_torch_save(path: str) -> bool:
-    """True for torch.save's zip container or a legacy pickle (protocol 2+ starts with 0x80)."""
-    import zipfile
-
-    if zipfile.is_zipfile(path):
-        return True
-    with open(path, "rb") as fh:
-        return fh.read(1) == b"\x80"
-
-
-def _from_torch_checkpoint(source: str) -> ModelSource:
-    torch = _import(source, "torch", "a PyTorch checkpoint")
-    try:
-        obj = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        if not _looks_like_torch_save(source):
-            raise SourceError(
-                source, "is not a PyTorch checkpoint (neither torch.save's zip format nor a legacy pickle): "
-                "the file is corrupt or in another format"
-            ) from None
-        if "Weights only load failed" in str(exc):
-            raise SourceError(
-                source, "holds pickled Python objects (e.g. a whole nn.Module or optimizer), which lrspec "
-                "never unpickles; save model.state_dict() instead"
-            ) from None
+def _from_callable(source: str, requested: str | None) -> ModelSource:
+    module_name, _, attr_path = source.partition(":")
+    obj = _call(source, module_name, attr_path)
+    wanted = _any_target(requested) if requested is not None else None
+    if wanted is not None and wanted.accepts(obj):
+        return ModelSource(source, "callable", model=obj, target=wanted.name)
+    found = target_for_model(obj)
+    if found is not None and wanted is not None:
         raise SourceError(
-            source, f"cannot load it with torch.load(weights_only=True): {_first_line(exc)} "
-            "(only a saved state_dict can be read; save model.state_dict(), not the model)"
-        ) from None
-    if isinstance(obj, Mapping):
-        for key in ("state_dict", "model_state_dict", "model"):
-            inner = obj.get(key)
-            if isinstance(inner, Mapping) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
-                obj = inner
-                break
-    if not isinstance(obj, Mapping) or not obj:
-        raise SourceError(source, f"holds a {type(obj).__name__}, not a state_dict (a mapping name -> tensor)")
-    bad = [str(k) for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
-    if bad:
-        raise SourceError(
-            source, f"is not a state_dict: {len(bad)} entr{'y is' if len(bad) == 1 else 'ies are'} not tensors "
-            f"({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''})"
+            source, f"gave a {found.name} model, but --target {wanted.name} needs {wanted.model_description} "
+            f"(use --target {found.name})"
         )
-    params: dict[str, Shape | None] = {
-        k: tuple(int(d) for d in v.shape) for k, v in obj.items() if not _is_buffer(k, bool(v.is_floating_point()))
-    }
-    if not params:
-        raise SourceError(source, "the state_dict holds no floating-point parameters")
-    return ModelSource(source, "torch-checkpoint", params=_strip_ddp(params))
-
-
-def _from_safetensors(source: str) -> ModelSource:
-    st = _import(source, "safetensors", "a .safetensors file")
-    params: dict[str, Shape | None] = {}
-    try:
-        with st.safe_open(source, framework="numpy") as f:
-            for key in f.keys():  # noqa: SIM118 (safe_open is not a Mapping)
-                sl = f.get_slice(key)
-                dtype = str(sl.get_dtype()).upper()
-                floating = dtype.startswith(("F", "BF"))
-                if not _is_buffer(key, floating):
-                    params[key] = tuple(int(d) for d in sl.get_shape())
-    except Exception as exc:
-        raise SourceError(source, f"cannot read the safetensors file: {type(exc).__name__}: {exc}") from None
-    if not params:
-        raise SourceError(source, "the file holds no floating-point tensors")
-    return ModelSource(source, "safetensors", params=_strip_ddp(params))
-
-
-# ------------------------------------------------------------------ Keras / TensorFlow
-
-
-def keras_variable_paths(model: Any) -> dict[str, Shape | None]:
-    """Trainable variables of a Keras model by layer path (root name excluded), canonical
-    form. Walks the layer tree instead of reading ``variable.path``, which Keras does not
-    restore for nested models loaded from a ``.keras`` file."""
-    out: dict[str, Shape | None] = {}
-
-    def walk(layer: Any, prefix: str) -> None:
-        for v in getattr(layer, "_trainable_variables", []):
-            out[canonical_tf_name(prefix + v.name)] = tuple(int(d) for d in v.shape)
-        for sub in getattr(layer, "_layers", []):
-            walk(sub, prefix + sub.name + "/")
-
-    walk(model, "")
-    return out
-
-
-def _from_keras(source: str) -> ModelSource:
-    keras = _import(source, "keras", "a .keras file")
-    _import(source, "tensorflow", "a .keras file")
-    try:
-        model = keras.saving.load_model(source, compile=False)
-    except Exception as exc:
-        raise SourceError(source, f"keras cannot load the model: {_first_line(exc)}") from None
-    params = keras_variable_paths(model)
-    if not params:
-        raise SourceError(source, "the model has no trainable variables")
-    return ModelSource(source, "keras", params=params)
-
-
-def _guess_var_names(shapes: list[Shape]) -> list[str]:
-    ranks = [len(s) for s in shapes]
-    if len(ranks) == 2 and ranks[0] >= 2 and ranks[1] == 1:
-        return ["kernel", "bias"]
-    if len(ranks) == 1 and ranks[0] >= 2:
-        return ["kernel"]
-    if ranks in ([1, 1], [1, 1, 1, 1]):
-        return ["gamma", "beta", "moving_mean", "moving_variance"][: len(ranks)]
-    return [f"vars.{k}" for k in range(len(ranks))]
-
-
-def _from_keras_weights(source: str) -> ModelSource:
-    h5py = _import(source, "h5py", "a .weights.h5 file")
-    params: dict[str, Shape | None] = {}
-
-    def walk(group: Any, prefix: str) -> None:
-        vars_group = group.get("vars")
-        name = vars_group.attrs.get("name") if vars_group is not None else None
-        here = f"{prefix}{name}/" if name is not None else prefix
-        if vars_group is not None:
-            keys = sorted((k for k in vars_group if k.isdigit()), key=int)
-            shapes = [tuple(int(d) for d in vars_group[k].shape) for k in keys]
-            for vname, shape in zip(_guess_var_names(shapes), shapes):
-                if vname not in ("moving_mean", "moving_variance"):
-                    params[canonical_tf_name(here + vname)] = shape
-        for key in group:
-            child = group[key]
-            if key == "vars" or not isinstance(child, h5py.Group):
-                continue
-            if key == "layers":
-                for sub in child:
-                    walk(child[sub], here)
-            else:
-                walk(child, here)
-
-    try:
-        with h5py.File(source, "r") as f:
-            layers = f.get("layers")
-            if layers is None:
-                raise SourceError(source, "not a Keras 3 .weights.h5 file (no 'layers' group)")
-            for key in layers:
-                walk(layers[key], "")
-    except SourceError:
-        raise
-    except Exception as exc:
-        raise SourceError(source, f"cannot read the weights file: {type(exc).__name__}: {exc}") from None
-    if not params:
-        raise SourceError(source, "the file holds no variables")
-    return ModelSource(source, "keras-weights", params=params)
-
-
-def _tf_checkpoint_prefix(path: Path) -> str | None:
-    """The checkpoint prefix ``path`` designates, or None."""
-    if path.suffix == ".index" and path.is_file():
-        return str(path.with_suffix(""))
-    if Path(str(path) + ".index").is_file():
-        return str(path)
-    if path.is_dir() and (path / "checkpoint").is_file():
-        return str(path)
-    return None
-
-
-def _from_tf_checkpoint(source: str, prefix: str) -> ModelSource:
-    tf = _import(source, "tensorflow", "a TensorFlow checkpoint")
-    try:
-        if Path(prefix).is_dir():
-            latest = tf.train.latest_checkpoint(prefix)
-            if latest is None:
-                raise SourceError(source, "the folder has a 'checkpoint' file but no checkpoint in it")
-            prefix = latest
-        listed = tf.train.list_variables(prefix)
-    except SourceError:
-        raise
-    except Exception as exc:
-        raise SourceError(source, f"tf.train.list_variables failed: {_first_line(exc)}") from None
-    params: dict[str, Shape | None] = {}
-    for name, shape in listed:
-        if name == "_CHECKPOINTABLE_OBJECT_GRAPH" or ".OPTIMIZER_SLOT" in name:
-            continue
-        name = name.removesuffix("/.ATTRIBUTES/VARIABLE_VALUE")
-        if name in ("save_counter", "global_step") or name.startswith("optimizer/"):
-            continue
-        params[canonical_tf_name(name)] = tuple(int(d) for d in shape)
-    if not params:
-        raise SourceError(source, "the checkpoint holds no variables")
-    return ModelSource(source, "tf-checkpoint", params=params)
+    if found is not None:
+        return ModelSource(source, "callable", model=obj, target=found.name)
+    descriptions = list(dict.fromkeys(t.model_description for t in installed_targets()))
+    need = " or ".join(descriptions) if descriptions else "a model of an installed target"
+    raise SourceError(source, f"{attr_path} gave a {type(obj).__name__}, not {need}")
 
 
 # ------------------------------------------------------------------ entry point
 
 
-def open_source(source: str) -> ModelSource:
-    """Open a ``--model`` SOURCE (see the module docstring). Raises :class:`SourceError`."""
-    path = Path(source)
-    lower = source.lower()
-    if path.is_file():
-        if lower.endswith(".weights.h5"):
-            return _from_keras_weights(source)
-        if lower.endswith(".keras"):
-            return _from_keras(source)
-        if lower.endswith(_TORCH_SUFFIXES):
-            return _from_torch_checkpoint(source)
-        if lower.endswith(".safetensors"):
-            return _from_safetensors(source)
-    prefix = _tf_checkpoint_prefix(path)
-    if prefix is not None:
-        return _from_tf_checkpoint(source, prefix)
-    if path.is_file():
-        from lrspec.tools.paramfile import ParamFileError, read_params
+def _examples_hint() -> str:
+    suffixes = sorted({s for t in _known_targets() for s in t.model_suffixes})
+    files = f"a model file ({', '.join(suffixes)})" if suffixes else "a model file"
+    return f"expected e.g. package.module:make_model, {files}, or a parameter list (.txt, .json)"
 
-        try:
-            return ModelSource(source, "params-file", params=read_params(source))
-        except ParamFileError as exc:
-            raise SourceError(source, "; ".join(p.removeprefix(f"{source}:").strip() for p in exc.problems)) from None
+
+def open_source(source: str, target: str | None = None) -> ModelSource:
+    """Open a ``--model`` SOURCE (see the module docstring) for ``target`` (a target name;
+    None: any installed target). Raises :class:`SourceError`."""
+    path = Path(source)
+    reader = _file_reader(source, target)
+    if reader is not None:
+        return _from_file(source, reader)
+    if path.is_file():
+        return _from_params_file(source)
     if _CALLABLE_RE.match(source):
-        return _from_callable(source)
+        return _from_callable(source, target)
     if path.is_dir():
         raise SourceError(source, "is a folder, not a model file or checkpoint")
-    raise SourceError(
-        source, "no such file, and not a 'module:callable' reference "
-        "(expected e.g. lrspec.examples:mnist_cnn_torch, model.pt, model.safetensors, model.keras, params.txt)"
-    )
+    raise SourceError(source, f"no such file, and not a 'module:callable' reference ({_examples_hint()})")

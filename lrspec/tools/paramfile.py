@@ -9,7 +9,8 @@ Two formats, chosen by the suffix:
   or a list of names.
 
 The result maps every name to its shape (``None`` when not given), in file order. Problems
-raise :class:`ParamFileError` with ``file:line`` (one problem per line of the message).
+raise :class:`lrspec.errors.ParamFileError`, one :class:`~lrspec.errors.Problem` per problem
+with the file and, where known, the line (``render()``: ``file:line: message``).
 """
 
 from __future__ import annotations
@@ -19,21 +20,13 @@ import os
 import re
 from pathlib import Path
 
-from lrspec.errors import LrSpecError
+from lrspec.errors import ParamFileError, Problem
 
 __all__ = ["ParamFileError", "Shape", "parse_param_text", "parse_shape", "read_params"]
 
 Shape = tuple[int, ...]
 
 _SHAPE_RE = re.compile(r"^[\[(]?\s*(?:\d+\s*(?:,\s*\d+\s*)*,?)?\s*[\])]?$")
-
-
-class ParamFileError(LrSpecError, ValueError):
-    """A parameter list cannot be read. ``problems`` holds ``file:line: message`` strings."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)  # type: ignore[assignment]
 
 
 def parse_shape(text: str) -> Shape:
@@ -54,7 +47,7 @@ def parse_param_text(text: str, file: str = "<params>") -> dict[str, Shape | Non
     """Parse the text format (see the module docstring); ``file`` is used in messages."""
     out: dict[str, Shape | None] = {}
     first_line: dict[str, int] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -62,7 +55,9 @@ def parse_param_text(text: str, file: str = "<params>") -> dict[str, Shape | Non
         name, *more = line.split(None, 1)
         rest = more[0].strip() if more else ""
         if name in first_line:
-            problems.append(f"{file}:{lineno}: parameter {name!r} is listed twice (first on line {first_line[name]})")
+            problems.append(
+                Problem("", f"parameter {name!r} is listed twice (first on line {first_line[name]})", file=file, line=lineno)
+            )
             continue
         first_line[name] = lineno
         shape: Shape | None = None
@@ -70,13 +65,13 @@ def parse_param_text(text: str, file: str = "<params>") -> dict[str, Shape | Non
             try:
                 shape = parse_shape(rest)
             except ValueError as exc:
-                problems.append(f"{file}:{lineno}: {exc}")
+                problems.append(Problem("", str(exc), file=file, line=lineno))
                 continue
         out[name] = shape
     if problems:
         raise ParamFileError(problems)
     if not out:
-        raise ParamFileError([f"{file}: no parameter names in the file"])
+        raise ParamFileError(Problem("", "no parameter names in the file", file=file))
     return out
 
 
@@ -84,33 +79,35 @@ def _parse_json(text: str, file: str) -> dict[str, Shape | None]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ParamFileError([f"{file}:{exc.lineno}: invalid JSON: {exc.msg}"]) from None
-    problems: list[str] = []
+        raise ParamFileError(Problem("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno)) from None
+    problems: list[Problem] = []
     out: dict[str, Shape | None] = {}
     if isinstance(data, list):
         for k, name in enumerate(data):
             if not isinstance(name, str) or not name:
-                problems.append(f"{file}: [{k}]: expected a parameter name (a non-empty string), got {name!r}")
+                problems.append(Problem(f"[{k}]", f"expected a parameter name (a non-empty string), got {name!r}", file=file))
             elif name in out:
-                problems.append(f"{file}: [{k}]: parameter {name!r} is listed twice")
+                problems.append(Problem(f"[{k}]", f"parameter {name!r} is listed twice", file=file))
             else:
                 out[name] = None
     elif isinstance(data, dict):
         for name, shape in data.items():
             if not name:
-                problems.append(f"{file}: an empty parameter name")
+                problems.append(Problem("", "an empty parameter name", file=file))
             elif shape is None:
                 out[name] = None
             elif isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
                 out[name] = tuple(shape)
             else:
-                problems.append(f"{file}: {name!r}: the shape must be a list of non-negative integers or null, got {shape!r}")
+                problems.append(
+                    Problem(repr(name), f"the shape must be a list of non-negative integers or null, got {shape!r}", file=file)
+                )
     else:
-        problems.append(f"{file}: expected an object name -> shape or a list of names, got {type(data).__name__}")
+        problems.append(Problem("", f"expected an object name -> shape or a list of names, got {type(data).__name__}", file=file))
     if problems:
         raise ParamFileError(problems)
     if not out:
-        raise ParamFileError([f"{file}: no parameter names in the file"])
+        raise ParamFileError(Problem("", "no parameter names in the file", file=file))
     return out
 
 
@@ -121,11 +118,11 @@ def read_params(path: str | os.PathLike[str]) -> dict[str, Shape | None]:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ParamFileError([f"{file}: file not found"]) from None
+        raise ParamFileError(Problem("", "file not found", file=file)) from None
     except IsADirectoryError:
-        raise ParamFileError([f"{file}: is a directory, not a parameter list"]) from None
+        raise ParamFileError(Problem("", "is a directory, not a parameter list", file=file)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ParamFileError([f"{file}: cannot read file: {exc}"]) from None
+        raise ParamFileError(Problem("", f"cannot read file: {exc}", file=file)) from None
     if p.suffix.lower() == ".json":
         return _parse_json(text, file)
     return parse_param_text(text, file)

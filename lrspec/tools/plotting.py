@@ -20,8 +20,9 @@ from typing import Any
 
 from lrspec import schedules
 from lrspec.errors import LrSpecError
-from lrspec.plan import Plan
-from lrspec.spec.models import FreezeUntil, Spec
+from lrspec.plan import Plan, PlanGroup
+from lrspec.resolve.cascade import cascade, rules_of
+from lrspec.spec.models import Spec
 from lrspec.tools.render import fmt_float, render_table
 
 __all__ = ["Curve", "PlotError", "curves_json", "plan_curves", "save_plot", "sparkline", "sparkline_table", "spec_curves"]
@@ -45,33 +46,42 @@ class Curve:
     schedule: str = ""
 
 
+def _curve(g: PlanGroup, steps: int) -> Curve:
+    """The curve of one group: ``g.lr_at(t)`` for t = 0 .. steps - 1."""
+    label = "frozen" if g.frozen else schedules.describe(g.schedule)
+    return Curve(g.name, tuple(g.lr_at(t) for t in range(steps)), g.frozen, g.frozen_until, label)
+
+
 def plan_curves(plan: Plan, steps: int) -> list[Curve]:
     """One curve per plan group, in plan order."""
-    return [
-        Curve(g.name, tuple(g.lr_at(t) for t in range(steps)), g.frozen, g.frozen_until,
-              "frozen" if g.frozen else schedules.describe(g.schedule))
-        for g in plan.groups
-    ]
+    return [_curve(g, steps) for g in plan.groups]
 
 
 def spec_curves(spec: Spec, steps: int) -> list[Curve]:
-    """One curve per spec group (alone), plus ``default`` when unmatched parameters train."""
-    out: list[Curve] = []
-    opt = spec.optimizer
-    entries: list[tuple[str, float, Any, Any]] = []
-    for g in spec.groups:
-        lr = g.lr if g.lr is not None else opt.lr * g.lr_mult if g.lr_mult is not None else opt.lr
-        entries.append((g.name, lr, g.schedule or spec.schedule, g.freeze))
+    """One curve per spec group (alone), plus ``default`` when unmatched parameters train.
+
+    Each curve is the cascade (:func:`lrspec.resolve.cascade.cascade`) of a parameter matched
+    by that group only (``default``: by none), without layer decay.
+    """
+    rules = rules_of(spec)
+    entries: list[tuple[str, list[int]]] = [(g.name, [gi]) for gi, g in enumerate(spec.groups)]
     if spec.unmatched == "train" or not spec.groups:
-        entries.append(("default", opt.lr, spec.schedule, None))
-    for name, lr, node, freeze in entries:
-        if freeze is True:
-            out.append(Curve(name, tuple(0.0 for _ in range(steps)), True, None, "frozen"))
-            continue
-        until = freeze.until_step if isinstance(freeze, FreezeUntil) and freeze.until_step > 0 else None
-        fn = schedules.from_spec(node)
-        values = tuple(0.0 if until is not None and t < until else lr * fn(t) for t in range(steps))
-        out.append(Curve(name, values, False, until, schedules.describe(node)))
+        entries.append(("default", []))
+    out: list[Curve] = []
+    for name, gis in entries:
+        s = cascade(spec, rules, gis, check=False)
+        group = PlanGroup(
+            name=name,
+            params=(),
+            sources=s.names,
+            lr=s.lr,
+            weight_decay=s.weight_decay,
+            hyperparameters=s.hyperparameters,
+            schedule=s.schedule,
+            frozen=s.frozen,
+            frozen_until=s.frozen_until,
+        )
+        out.append(_curve(group, steps))
     return out
 
 

@@ -135,3 +135,22 @@ def test_verify_catches_gradient_scaling_with_adam() -> None:
     assert "tf*" in text and "gradient-scale" in text
     good = verify(spec, PARAMS, targets=["tf"], steps=20)
     assert good.ok, format_report(good)
+
+
+def test_a_target_without_a_driver_is_skipped_and_a_failing_driver_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    eps = {
+        name: metadata.EntryPoint(name=name, value=f"xf_wrong_targets:{attr}", group="lrspec.targets")
+        for name, attr in [("no-driver", "NO_DRIVER"), ("broken-driver", "BROKEN_DRIVER")]
+    }
+    monkeypatch.setattr(lrspec.targets, "_entry_points", lambda: eps)
+    real = ["torch"] if "torch" in _installed() else []
+    report = verify(ADAM, PARAMS, targets=["no-driver", "broken-driver", *real], steps=3)
+    text = _check_table(report)
+    skipped, broken = report.result("no-driver"), report.result("broken-driver")
+    assert skipped.status == "skipped" and skipped.ok, text
+    assert skipped.message is not None and "defines no verify_driver" in skipped.message
+    assert broken.status == "error" and not broken.ok, text
+    assert broken.message == "RuntimeError: the framework exploded"
+    assert not report.ok
+    if real:
+        assert report.result("torch").status == "ok", text

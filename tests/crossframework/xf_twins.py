@@ -1,7 +1,8 @@
 """Twin models for the cross-framework suite: one architecture in PyTorch, Keras 3 and a
 tf.compat.v1 graph, with identical weights and identical synthetic batches.
 
-The torch and Keras models are the bundled ``lrspec.examples`` twins. The tf.compat.v1 graph is
+The torch and Keras models are the bundled twins of ``lrspec_torch.examples`` and
+``lrspec_tf.examples``. The tf.compat.v1 graph is
 written here with raw ops (``tf.nn.conv2d``, ``tf.matmul``, ...) and ``get_variable`` under the
 same paths as the Keras variables, so the three canonical name sets are: torch names (e.g.
 ``conv1.weight``) and TF names (``conv1.kernel``, shared by Keras and v1).
@@ -17,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import lrspec_tf.examples as KE
+import lrspec_torch.examples as E
 import numpy as np
-
-import lrspec.examples as E
 
 __all__ = [
     "BATCH",
@@ -236,17 +237,13 @@ _V1_FORWARD: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
 }
 
 TWINS: dict[str, Twin] = {
-    "mnist_cnn": Twin(
-        "mnist_cnn", E.mnist_cnn_torch, E.mnist_cnn_keras, (1, 28, 28), 10, flatten={"fc1.weight": (40, 7, 7)}
-    ),
-    "convnet6": Twin(
-        "convnet6", E.convnet6_torch, E.convnet6_keras, (3, 16, 16), 10, flatten={"fc6.weight": (16, 4, 4)}
-    ),
-    "lenet": Twin("lenet", E.lenet_torch, E.lenet_keras, (3, 32, 32), 10, flatten={"classifier.0.weight": (16, 5, 5)}),
+    "mnist_cnn": Twin("mnist_cnn", E.mnist_cnn, KE.mnist_cnn, (1, 28, 28), 10, flatten={"fc1.weight": (40, 7, 7)}),
+    "convnet6": Twin("convnet6", E.convnet6, KE.convnet6, (3, 16, 16), 10, flatten={"fc6.weight": (16, 4, 4)}),
+    "lenet": Twin("lenet", E.lenet, KE.lenet, (3, 32, 32), 10, flatten={"classifier.0.weight": (16, 5, 5)}),
     "transformer": Twin(
         "transformer",
-        E.transformer_torch,
-        E.transformer_keras,
+        E.transformer,
+        KE.transformer,
         (),
         E.TRANSFORMER_CLASSES,
         tokens=(E.TRANSFORMER_VOCAB, 8),

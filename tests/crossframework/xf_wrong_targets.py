@@ -3,7 +3,8 @@ group, to show that ``lrspec.tools.verify`` catches a wrong mapping.
 
 ``KERAS_NATIVE_ADAM`` maps an Adam plan onto stock ``keras.optimizers.Adam`` with the spec's
 lr, betas and eps: Keras adds epsilon after the bias correction (``eps_hat``), so its update
-differs from torch's, by about 1 % for gradients of ~1e-6 (SEMANTICS.md section 1.2).
+differs from torch's, by about 1 % for gradients of ~1e-6 (SEMANTICS.md section 1.2). It is
+driven by the tf adapter's :class:`lrspec_tf.verify_driver.KerasDriver`, which it passes itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from lrspec.plan import Plan
-from lrspec.targets import Target
+from lrspec.targets import Array, Target, VerifyDriver
 
 
 class KerasNativeAdam(Target):
@@ -22,7 +23,6 @@ class KerasNativeAdam(Target):
     name = "keras-native-adam"
     extra = "tests"
     requires = ("tensorflow", "keras")
-    verify_driver = "tf"
 
     def parameters(self, model: Any) -> Mapping[str, tuple[int, ...] | None]:
         return {v.path.replace("/", "."): tuple(v.shape) for v in model}
@@ -36,5 +36,36 @@ class KerasNativeAdam(Target):
         opt = keras.optimizers.Adam(learning_rate=g.lr, beta_1=beta_1, beta_2=beta_2, epsilon=g.hyperparameters["eps"])
         return SimpleNamespace(optimizer=opt, trainable_variables=list(model), plan=plan)
 
+    def verify_driver(self, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> VerifyDriver:
+        from lrspec_tf.verify_driver import KerasDriver
+
+        return KerasDriver(self, plan, init, options)
+
 
 KERAS_NATIVE_ADAM = KerasNativeAdam()
+
+
+class NoDriver(Target):
+    """A target lrspec verify cannot drive: it keeps the base ``verify_driver`` (a TargetError)."""
+
+    name = "no-driver"
+    extra = "tests"
+
+    def parameters(self, model: Any) -> Mapping[str, tuple[int, ...] | None]:
+        return dict(model)
+
+    def compile(self, plan: Plan, model: Any, **options: Any) -> Any:
+        raise AssertionError("verify must not compile a target without a driver")
+
+
+class BrokenDriver(NoDriver):
+    """A target whose driver fails while it is built (anything but a TargetError: an "error")."""
+
+    name = "broken-driver"
+
+    def verify_driver(self, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> VerifyDriver:
+        raise RuntimeError("the framework exploded")
+
+
+NO_DRIVER = NoDriver()
+BROKEN_DRIVER = BrokenDriver()

@@ -1,4 +1,4 @@
-"""The seed recipes in examples/ compiled for their example models (lrspec.examples).
+"""The seed recipes in examples/ compiled for their example models (lrspec_torch.examples).
 
 The expected lrs and freezes are written here from what each recipe's comments say, not
 read from the plan: the groups and lrs are what the recipe says, and frozen weights are
@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 import lrspec  # noqa: E402
 
-examples = pytest.importorskip("lrspec.examples")
+examples = pytest.importorskip("lrspec_torch.examples")
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -75,19 +75,19 @@ def transformer_llrd(name: str, t: int) -> float | None:
 
 
 def mnist_input() -> tuple[Any, Any]:
-    return examples.mnist_cnn_torch(), torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    return examples.mnist_cnn(), torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 
 
 def convnet6_input() -> tuple[Any, Any]:
-    return examples.convnet6_torch(), torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    return examples.convnet6(), torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
 
 
 def lenet_input() -> tuple[Any, Any]:
-    return examples.lenet_torch(), torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    return examples.lenet(), torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 
 def transformer_input() -> tuple[Any, Any]:
-    return examples.transformer_torch(), torch.randint(0, 50, (2, 6), generator=torch.Generator().manual_seed(0))
+    return examples.transformer(), torch.randint(0, 50, (2, 6), generator=torch.Generator().manual_seed(0))
 
 
 # recipe: (model and input, optimizer class, expected lr, t values to check, extra group checks)

@@ -17,7 +17,9 @@ optimizer does what the adapter's ``LrspecOptimizer`` does:
   ``iterations < N`` via ``tf.cond``;
 * permanently frozen variables are never touched.
 
-Variables are matched by canonical name (``variable.path`` with ``/`` -> ``.``, ``:0`` removed).
+Variables are matched by the tf target's canonical names: ``variable.path`` (or the
+tf.Variable name) through :func:`lrspec_tf._common.canonical_path` (a trailing ``:N`` removed,
+``/`` -> ``.``), inlined.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from typing import Any
 
 from lrspec.plan import Plan
 from lrspec.tools.emit._common import docstring_lines, literal
+from lrspec_tf import _common, rules
+from lrspec_tf import schedules as tf_schedules
 
-__all__ = ["PREAMBLE", "SCHEDULE_HELPERS", "emit_tf", "inlined_source"]
+__all__ = ["NAMING_HELPERS", "PREAMBLE", "SCHEDULE_HELPERS", "emit_module", "inlined_source"]
 
 PREAMBLE = """from __future__ import annotations
 
@@ -46,14 +50,18 @@ ScheduleOp = Callable[[Any], Any]"""
 """The imports and aliases the inlined adapter source needs (the generated module's header)."""
 
 SCHEDULE_HELPERS = ("_c", "_t64", "_floordiv", "_count_ge", "_sequence", "_linear", "schedule_from_dict")
+"""The functions of :mod:`lrspec_tf.schedules` a generated module inlines."""
+
+NAMING_HELPERS = ("strip_suffix", "canonical_path")
+"""The functions of :mod:`lrspec_tf._common` a generated module inlines (the naming rule)."""
 
 _RUNTIME = '''
 def _canonical(variable):
-    path = getattr(variable, "path", None) or getattr(variable, "name", None)
-    head, sep, tail = str(path).rpartition(":")
-    if sep and tail.isdigit():
-        path = head
-    return str(path).replace("/", ".")
+    """The canonical name of a variable (as the tf target's canonical_name): its path, else its name."""
+    path = getattr(variable, "path", None)
+    if not isinstance(path, str) or not path:
+        path = getattr(variable, "name", None)
+    return canonical_path(str(path))
 
 
 _INDEX = {name: gi for gi, g in enumerate(GROUPS) for name in g["params"]}
@@ -140,24 +148,23 @@ def _module_members(module: types.ModuleType) -> list[Any]:
 
 
 def inlined_source() -> str:
-    """The inlined adapter source: every function/class of ``lrspec_tf.rules`` and the
-    schedule helpers of ``lrspec_tf.schedules``. Raises ImportError without the tf adapter."""
-    import importlib
-
-    rules = importlib.import_module("lrspec_tf.rules")
-    tf_schedules = importlib.import_module("lrspec_tf.schedules")
-
+    """The inlined adapter source: every function/class of ``lrspec_tf.rules``, the schedule
+    helpers of ``lrspec_tf.schedules`` and the naming rule of ``lrspec_tf._common``."""
     parts = [f"# ---- inlined from {rules.__name__} (the tf adapter's torch update rules) ----", "", ""]
     for obj in _module_members(rules):
         parts += [inspect.getsource(obj).rstrip(), "", ""]
     parts += [f"# ---- inlined from {tf_schedules.__name__} (float64 schedule helpers) ----", "", ""]
     for name in SCHEDULE_HELPERS:
         parts += [inspect.getsource(getattr(tf_schedules, name)).rstrip(), "", ""]
+    parts += [f"# ---- inlined from {_common.__name__} (the tf targets' variable names) ----", "", ""]
+    for name in NAMING_HELPERS:
+        parts += [inspect.getsource(getattr(_common, name)).rstrip(), "", ""]
     return "\n".join(parts)
 
 
-def emit_tf(plan: Plan, header: str) -> str:
-    """Source of the generated Keras module; ``header`` is its docstring's first paragraph."""
+def emit_module(plan: Plan, header: str) -> str:
+    """Source of the generated Keras module; ``header`` is its docstring's first paragraph
+    (already escaped for a triple-quoted string)."""
     lines = [
         *docstring_lines(
             header,
@@ -165,8 +172,8 @@ def emit_tf(plan: Plan, header: str) -> str:
             "The update rules below are inlined from lrspec_tf.rules (PyTorch's definitions).",
         ),
         PREAMBLE,
-        f"FAMILY = {plan.family!r}",
-        f"PLAN_FINGERPRINT = {plan.fingerprint!r}",
+        f"FAMILY = {literal(plan.family)}",
+        f"PLAN_FINGERPRINT = {literal(plan.fingerprint)}",
         "",
         "",
         inlined_source(),
@@ -176,16 +183,16 @@ def emit_tf(plan: Plan, header: str) -> str:
     ]
     lines.append("GROUPS = [")
     for g in plan.groups:
-        hyper = ", ".join(f"{k!r}: {literal(v)}" for k, v in g.hyperparameters.items())
+        hyper = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in g.hyperparameters.items())
         lines += [
             "    {",
-            f"        \"name\": {g.name!r},",
-            f"        \"params\": {list(g.params)!r},",
-            f"        \"lr\": {g.lr!r},",
-            f"        \"weight_decay\": {g.weight_decay!r},",
-            f"        \"hyperparameters\": {{{hyper}}},",
-            f"        \"frozen\": {g.frozen!r},",
-            f"        \"frozen_until\": {g.frozen_until!r},",
+            f'        "name": {literal(g.name)},',
+            f'        "params": {literal(list(g.params))},',
+            f'        "lr": {literal(g.lr)},',
+            f'        "weight_decay": {literal(g.weight_decay)},',
+            f'        "hyperparameters": {{{hyper}}},',
+            f'        "frozen": {literal(g.frozen)},',
+            f'        "frozen_until": {literal(g.frozen_until)},',
             "    },",
         ]
     lines += ["]", "SCHEDULES = ["]

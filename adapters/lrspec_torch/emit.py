@@ -7,42 +7,53 @@ The generated module imports only ``torch`` (plus ``math``/``bisect``) and defin
   per plan group that is not frozen for good (keys: ``params``, ``lr``, ``weight_decay``, the
   family's hyperparameters with torch's names, and ``name``);
 * the scheduler is a ``torch.optim.lr_scheduler.LambdaLR`` whose per-group lambdas are the
-  schedules in closed form, so group lr at update t = plan lr * m(t);
+  schedules, evaluated by an inlined copy of the definition (:func:`lrspec.schedules.from_dict`
+  and its factories, fed each group's schedule in its JSON form), so group lr at update t =
+  plan lr * m(t), bit for bit;
 * permanently frozen parameters get ``requires_grad_(False)`` and are left out; parameters
   frozen until step N keep ``requires_grad`` and an optimizer step pre-hook sets their
   ``.grad`` to None while ``scheduler.last_epoch < N`` (no update, no state, no weight decay,
   and fresh state at N, like the plan says).
 
-Parameters are matched by name (``named_parameters(remove_duplicate=False)``, a shared
-``module.`` prefix stripped); a model whose names differ from the plan's is an error.
+Parameters are matched by the torch target's canonical names: the model is unwrapped by type
+(DistributedDataParallel / DataParallel / ``torch.compile``, as :func:`lrspec_torch.names.unwrap`)
+and each ``named_parameters(remove_duplicate=False)`` name goes through
+:func:`lrspec_torch.names.canonical_name`, both inlined; a model whose names differ from the
+plan's is an error.
 """
 
 from __future__ import annotations
 
-from lrspec.plan import Plan
-from lrspec.tools.emit._common import docstring_lines, literal
-from lrspec.tools.emit.schedule_code import python_schedule
+import inspect
 
-__all__ = ["TORCH_CLASSES", "emit_torch"]
+from lrspec.plan import Plan
+from lrspec.tools.emit._common import docstring_lines, literal, schedule_interpreter_source
+from lrspec_torch import names
+
+__all__ = ["TORCH_CLASSES", "emit_module", "naming_source"]
 
 TORCH_CLASSES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 
-_RUNTIME = '''
-def _pow(base, exponent):
-    """base ** exponent, saturating to inf instead of raising OverflowError."""
-    try:
-        return math.pow(base, exponent)
-    except OverflowError:
-        return math.inf
+_UNWRAP = '''
+def _unwrap(model):
+    """The module inside DDP / DataParallel / torch.compile wrappers (any nesting), by type."""
+    compiled = _compiled_type()
+    inner = model
+    while True:
+        if isinstance(inner, _ddp_types()):
+            inner = inner.module
+        elif compiled is not None and isinstance(inner, compiled):
+            inner = inner._orig_mod
+        else:
+            return inner
 
 
 def _named_parameters(model):
-    named = list(model.named_parameters(remove_duplicate=False))
-    if named and all(n.startswith("module.") for n, _ in named):
-        named = [(n[len("module."):], p) for n, p in named]
-    return named
+    """(canonical name, parameter) for every name of every parameter, as the torch target names them."""
+    return [(canonical_name(n), p) for n, p in _unwrap(model).named_parameters(remove_duplicate=False)]
+'''
 
-
+_RUNTIME = '''
 def build(model):
     """Build ``(optimizer, scheduler)`` for ``model`` (a torch.nn.Module whose parameter names
     are the plan's). Train with: loss.backward(); optimizer.step(); scheduler.step();
@@ -78,7 +89,7 @@ def build(model):
         param_groups.append(
             {"params": params, "lr": g["lr"], "weight_decay": g["weight_decay"], **g["options"], "name": g["name"]}
         )
-        lambdas.append(g["schedule"])
+        lambdas.append(from_dict(g["schedule"]))
         until.append(g["frozen_until"])
     if not param_groups:
         raise ValueError("every parameter is frozen for good: there is nothing to optimize")
@@ -98,42 +109,57 @@ def build(model):
 '''
 
 
-def emit_torch(plan: Plan, header: str) -> str:
-    """Source of the generated module; ``header`` is its docstring's first paragraph."""
+def naming_source() -> str:
+    """Source of the torch target's naming for a generated module (which has ``from torch
+    import nn``): :func:`lrspec_torch.names.canonical_name` and the wrapper-type helpers,
+    inlined, plus ``_unwrap`` (:func:`lrspec_torch.names.unwrap` without its typing casts) and
+    ``_named_parameters(model)``."""
+    parts = [f"# ---- inlined from {names.__name__} (the torch target's parameter names) ----", "", ""]
+    parts += [f"_WRAPPER_SEGMENTS = {literal(names._WRAPPER_SEGMENTS)}", "", ""]
+    for fn in (names._ddp_types, names._compiled_type, names.canonical_name):
+        parts += [inspect.getsource(fn).rstrip(), "", ""]
+    return "\n".join(parts) + _UNWRAP.strip("\n") + "\n"
+
+
+def emit_module(plan: Plan, header: str) -> str:
+    """Source of the generated module; ``header`` is its docstring's first paragraph (already
+    escaped for a triple-quoted string)."""
     lines = [
-        *docstring_lines(header, "Self-contained: needs only torch. Entry point: build(model) -> (optimizer, scheduler)."),
-        "import bisect  # noqa: F401  (used by some schedules)",
+        *docstring_lines(
+            header, "Self-contained: needs only torch. Entry point: build(model) -> (optimizer, scheduler)."
+        ),
+        "from __future__ import annotations",
+        "",
+        "import bisect",
         "import math",
         "",
         "import torch",
+        "from torch import nn",
         "",
-        f"FAMILY = {plan.family!r}",
+        f"FAMILY = {literal(plan.family)}",
         f"OPTIMIZER = torch.optim.{TORCH_CLASSES[plan.family]}",
-        f"PLAN_FINGERPRINT = {plan.fingerprint!r}",
+        f"PLAN_FINGERPRINT = {literal(plan.fingerprint)}",
         "",
         "",
+        schedule_interpreter_source(),
+        naming_source(),
+        "",
+        "# ---- the plan ----",
+        "",
+        "GROUPS = [",
     ]
-    schedule_names = []
-    for k, g in enumerate(plan.groups):
-        if g.frozen:
-            schedule_names.append("None")
-            continue
-        name = f"_schedule_{k}"
-        lines += python_schedule(g.schedule, name)
-        schedule_names.append(name)
-    lines.append("GROUPS = [")
-    for g, sched in zip(plan.groups, schedule_names):
-        options = ", ".join(f"{k!r}: {literal(v)}" for k, v in g.hyperparameters.items())
+    for g in plan.groups:
+        options = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in g.hyperparameters.items())
         lines += [
             "    {",
-            f"        \"name\": {g.name!r},",
-            f"        \"params\": {list(g.params)!r},",
-            f"        \"lr\": {g.lr!r},",
-            f"        \"weight_decay\": {g.weight_decay!r},",
-            f"        \"options\": {{{options}}},",
-            f"        \"schedule\": {sched},",
-            f"        \"frozen\": {g.frozen!r},",
-            f"        \"frozen_until\": {g.frozen_until!r},",
+            f'        "name": {literal(g.name)},',
+            f'        "params": {literal(list(g.params))},',
+            f'        "lr": {literal(g.lr)},',
+            f'        "weight_decay": {literal(g.weight_decay)},',
+            f'        "options": {{{options}}},',
+            f'        "schedule": {literal(g.schedule.model_dump(mode="json"))},',
+            f'        "frozen": {literal(g.frozen)},',
+            f'        "frozen_until": {literal(g.frozen_until)},',
             "    },",
         ]
     lines += ["]", "", "", ""]

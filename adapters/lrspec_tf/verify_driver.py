@@ -1,0 +1,130 @@
+"""``lrspec verify`` for TensorFlow: synthetic variables stepped by a compiled plan.
+
+Both drivers implement :class:`lrspec.targets.VerifyDriver`, create one float32 variable per
+plan name, compile through ``target.compile(plan, variables, **options)`` (so another target
+whose compiled object has the same shape can reuse them by passing itself) and step what it
+returns exactly as user code would:
+
+* :class:`KerasDriver` (target ``tf``): ``keras.Variable`` objects; the compiled object's
+  ``.optimizer.apply_gradients`` over its ``.trainable_variables`` inside a ``tf.function``;
+* :class:`GraphDriver` (target ``tf-v1``): resource variables in a fresh ``tf.Graph``; the
+  compiled object's ``apply_gradients(grads_and_vars, global_step=...)`` train op, fed
+  through placeholders and run in a ``tf.compat.v1.Session``.
+
+A variable is named by its plan name, and its name as the targets read it back
+(:func:`lrspec_tf._common.canonical_name`, the one naming rule of the TF targets) must be that
+plan name again; a plan name this framework cannot represent (``a:0``, ``a/b``) is a
+``ValueError`` naming it (``lrspec verify`` reports the target's status as "error").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from lrspec.plan import Plan
+from lrspec.targets import Array, Target
+from lrspec_tf._common import canonical_name
+
+__all__ = ["GraphDriver", "KerasDriver"]
+
+
+def _check_names(variables: Mapping[str, Any], target: Target) -> None:
+    for name, variable in variables.items():
+        got = canonical_name(variable)
+        if got != name:
+            raise ValueError(
+                f"target {target.name!r}: the plan name {name!r} cannot be a variable name here "
+                f"(a variable named so reads back as {got!r})"
+            )
+
+
+def _order(variables: Mapping[str, Any], trainable: list[Any]) -> list[str]:
+    """Plan names of the compiled object's trainable variables, in its order."""
+    by_id = {id(v): n for n, v in variables.items()}
+    return [by_id[id(v)] for v in trainable]
+
+
+class KerasDriver:
+    """A compiled Keras optimizer over synthetic ``keras.Variable`` objects."""
+
+    def __init__(self, target: Target, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> None:
+        import keras
+        import tensorflow as tf
+
+        self._tf = tf
+        self.variables = {
+            n: keras.Variable(np.array(init[n], dtype=np.float32), name=n, dtype="float32") for n in plan.names
+        }
+        _check_names(self.variables, target)
+        self.compiled = target.compile(plan, list(self.variables.values()), **dict(options))
+        trainable = list(self.compiled.trainable_variables)
+        self.order = _order(self.variables, trainable)
+        optimizer = self.compiled.optimizer
+
+        def apply(grads: list[Any]) -> None:
+            optimizer.apply_gradients(zip(grads, trainable))
+
+        self._apply: Callable[[list[Any]], Any] = tf.function(apply, reduce_retracing=True)
+
+    def step(self, grads: Mapping[str, Array]) -> None:
+        """One ``apply_gradients`` with the trainable variables' gradients."""
+        if self.order:
+            self._apply([self._tf.constant(grads[n]) for n in self.order])
+
+    def values(self) -> dict[str, Array]:
+        """Every plan parameter's current value."""
+        return {n: np.array(v.numpy(), copy=True) for n, v in self.variables.items()}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class GraphDriver:
+    """A compiled ``tf.compat.v1`` train op over synthetic variables, run in a session."""
+
+    def __init__(self, target: Target, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> None:
+        import tensorflow as tf
+
+        self._graph = tf.Graph()
+        self.session: Any = None
+        with self._graph.as_default():
+            self.variables = {
+                n: tf.compat.v1.get_variable(
+                    n, initializer=tf.constant(np.array(init[n], dtype=np.float32)), use_resource=True
+                )
+                for n in plan.names
+            }
+            _check_names(self.variables, target)
+            self.compiled = target.compile(plan, list(self.variables.values()), **dict(options))
+            trainable = list(self.compiled.trainable_variables)
+            self.order = _order(self.variables, trainable)
+            self.placeholders = {n: tf.compat.v1.placeholder(tf.float32, init[n].shape) for n in self.order}
+            global_step = tf.compat.v1.train.get_or_create_global_step()
+            self.train_op = (
+                self.compiled.apply_gradients(
+                    [(self.placeholders[n], v) for n, v in zip(self.order, trainable)], global_step=global_step
+                )
+                if trainable
+                else tf.no_op()
+            )
+            init_op = tf.compat.v1.global_variables_initializer()
+        self.session = tf.compat.v1.Session(graph=self._graph)
+        self.session.run(init_op)
+
+    def step(self, grads: Mapping[str, Array]) -> None:
+        """Run the train op once, feeding the trainable variables' gradients."""
+        self.session.run(self.train_op, {self.placeholders[n]: grads[n] for n in self.order})
+
+    def values(self) -> dict[str, Array]:
+        """Every plan parameter's current value."""
+        vals = self.session.run(self.variables)
+        return {n: np.array(a, copy=True) for n, a in vals.items()}
+
+    def close(self) -> None:
+        """Close the session (idempotent)."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None

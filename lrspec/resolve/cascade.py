@@ -1,0 +1,186 @@
+"""The cascade: the effective settings of a parameter from the spec groups that match it.
+
+Each setting comes from the last matching group (file order) that sets it, else from
+``optimizer``/``schedule``. ``lr``/``lr_mult`` set the same thing (``lr_mult`` multiplies
+``optimizer.lr``), as do ``weight_decay``/``decay_mult``. ``unmatched: freeze`` freezes a
+parameter no group matches. A permanent freeze zeroes lr and weight decay and resets the
+hyperparameters and schedule to the optimizer's (they are never used). Layer decay is applied
+afterwards (:mod:`lrspec.resolve.layers`). The cascade runs once per distinct set of matched
+groups (:func:`settings_per_match`), not once per name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lrspec.errors import ResolveError
+from lrspec.resolve.matching import first_appearance
+from lrspec.spec.models import FAMILY_HYPERPARAMETERS, ConstantSchedule, FreezeUntil, Group, Spec
+
+__all__ = [
+    "Rule",
+    "Settings",
+    "cascade",
+    "deciding_groups",
+    "group_lr",
+    "group_weight_decay",
+    "rules_of",
+    "settings_per_match",
+]
+
+
+def settings_per_match(
+    spec: Spec, matched: npt.NDArray[np.bool_]
+) -> tuple[list[Rule], list[Settings], npt.NDArray[np.intp]]:
+    """(rules of the spec groups, settings of each distinct set of matched groups in first-
+    appearance order, index of each name's set). Raises ResolveError from :func:`cascade`."""
+    groups = spec.groups
+    packed = np.ascontiguousarray(np.packbits(matched, axis=1))
+    match_keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    match_rows, match_of_name = first_appearance(match_keys)
+    rules = rules_of(spec)
+    bases = [cascade(spec, rules, np.flatnonzero(matched[int(row), : len(groups)]).tolist()) for row in match_rows]
+    return rules, bases, match_of_name
+
+
+def rules_of(spec: Spec) -> list[Rule]:
+    """The :class:`Rule` of every spec group, in file order."""
+    return [Rule.of(spec, g) for g in spec.groups]
+
+
+def _freeze_of(value: Any) -> tuple[bool, int | None]:
+    """(permanent, until_step) of a freeze setting."""
+    if value is True:
+        return True, None
+    if isinstance(value, FreezeUntil):
+        return False, value.until_step if value.until_step > 0 else None
+    return False, None
+
+
+def group_lr(spec: Spec, group: Group) -> float | None:
+    """The lr ``group`` sets: its ``lr``, else ``optimizer.lr * lr_mult``, else None (it
+    leaves the lr to earlier matching groups or the optimizer)."""
+    if group.lr is not None:
+        return group.lr
+    if group.lr_mult is not None:
+        return spec.optimizer.lr * group.lr_mult
+    return None
+
+
+def group_weight_decay(spec: Spec, group: Group) -> float | None:
+    """The weight decay ``group`` sets: its ``weight_decay``, else
+    ``optimizer.weight_decay * decay_mult``, else None."""
+    if group.weight_decay is not None:
+        return group.weight_decay
+    if group.decay_mult is not None:
+        return spec.optimizer.weight_decay * group.decay_mult
+    return None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one spec group sets (None: left to earlier groups), precomputed once per resolve."""
+
+    group: Group
+    lr: float | None
+    weight_decay: float | None
+    hyperparameters: dict[str, Any]
+
+    @staticmethod
+    def of(spec: Spec, group: Group) -> Rule:
+        return Rule(group, group_lr(spec, group), group_weight_decay(spec, group), group.hyperparameters_set())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings of a set of matched groups, before layer decay."""
+
+    gis: tuple[int, ...]
+    names: tuple[str, ...]
+    lr: float
+    weight_decay: float
+    hyperparameters: dict[str, Any]
+    schedule: Any
+    frozen: bool
+    frozen_until: int | None
+    key: tuple[Any, ...]
+
+
+def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: bool = True) -> Settings:
+    """Effective settings of a parameter matched by spec groups ``gis`` (file order), before
+    layer decay: each setting from the last matching group that sets it, else the optimizer's
+    (or the default schedule). With ``check``, invalid effective hyperparameters (nesterov
+    without momentum) raise ResolveError."""
+    opt = spec.optimizer
+    family = opt.type
+    lr = opt.lr
+    wd = opt.weight_decay
+    freeze: Any = None
+    schedule: Any = spec.schedule
+    hyper: dict[str, Any] = {h: getattr(opt, h) for h in FAMILY_HYPERPARAMETERS[family]}
+    setters: dict[str, str] = {}
+    for gi in gis:
+        rule = rules[gi]
+        g = rule.group
+        if rule.lr is not None:
+            lr = rule.lr
+        if rule.weight_decay is not None:
+            wd = rule.weight_decay
+        if g.freeze is not None:
+            freeze = g.freeze
+        if g.schedule is not None:
+            schedule = g.schedule
+        for h, v in rule.hyperparameters.items():
+            hyper[h] = v
+            setters[h] = g.name
+    if not gis and spec.unmatched == "freeze":
+        freeze = True
+    names = tuple(spec.groups[gi].name for gi in gis)
+    if check and family == "sgd" and hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+        who = ", ".join(sorted({setters.get(h, "optimizer") for h in ("momentum", "dampening", "nesterov")}))
+        raise ResolveError(
+            f"nesterov needs momentum > 0 and dampening = 0, but parameters matched by groups "
+            f"{list(names)} get momentum={hyper['momentum']}, "
+            f"dampening={hyper['dampening']} (set by: {who})"
+        )
+    permanent, until = _freeze_of(freeze)
+    if permanent:
+        lr, wd = 0.0, 0.0
+        hyper = {h: getattr(opt, h) for h in FAMILY_HYPERPARAMETERS[family]}
+        schedule = ConstantSchedule(type="constant")
+    key = (
+        permanent,
+        until,
+        float(wd),
+        tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in sorted(hyper.items())),
+        _schedule_key(schedule),
+    )
+    return Settings(tuple(gis), names, float(lr), float(wd), hyper, schedule, permanent, until, key)
+
+
+def deciding_groups(rules: Sequence[Rule], gis: tuple[int, ...]) -> tuple[int, ...]:
+    """The matched groups (file order) that are the last to set at least one setting."""
+    last: dict[str, int] = {}
+    for gi in gis:
+        rule = rules[gi]
+        if rule.lr is not None:
+            last["lr"] = gi
+        if rule.weight_decay is not None:
+            last["weight_decay"] = gi
+        if rule.group.freeze is not None:
+            last["freeze"] = gi
+        if rule.group.schedule is not None:
+            last["schedule"] = gi
+        for h in rule.hyperparameters:
+            last[h] = gi
+    return tuple(sorted(set(last.values())))
+
+
+def _schedule_key(schedule: Any) -> str:
+    return json.dumps(schedule.model_dump(mode="json"), sort_keys=True)

@@ -1,0 +1,69 @@
+"""The ``lrspec`` command line (also ``python -m lrspec``): a thin shell over the library.
+
+Commands: ``validate``, ``schema``, ``explain``, ``plot`` (:mod:`.spec_commands`),
+``compile`` (:mod:`.compile_command`), ``targets``, ``verify`` (:mod:`.target_commands`);
+docs/cli.md. Human output is a deterministic plain-text table that fits 100 columns;
+``--format json`` prints a stable, documented document built from the same data.
+
+Exit codes: 0 ok; 1 a user error (invalid spec, resolution error, missing file, failing model
+source, framework not installed, diverging ``verify``); 2 a usage error (unknown command,
+option or target). Every error is printed as ``Error: <where>: <what>`` on stderr, one line
+per problem, never a traceback (:mod:`.errors` is the one place that renders them).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from lrspec.errors import LrSpecError
+from lrspec.tools.cli.errors import EXIT_ERROR, EXIT_USAGE, Located, UsageError, UserError, error_lines
+from lrspec.tools.cli.parser import build_parser
+from lrspec.tools.cli.stderr import without_tf_import_noise
+
+__all__ = ["UsageError", "UserError", "build_parser", "main", "run"]
+
+#: Kept under its former name (tests and callers use it).
+_without_tf_import_noise = without_tf_import_noise
+
+
+def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """Run one command line; returns the exit code. Never raises for user errors."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+        if getattr(args, "func", None) is None:
+            if not argv:
+                out.write(parser.format_help())
+                return EXIT_USAGE
+            raise UsageError("lrspec: missing command (see 'lrspec --help')")
+        return int(args.func(args, out, err))
+    except UsageError as exc:
+        err.write(f"Error: {exc}\n")
+        return EXIT_USAGE
+    except Located as exc:
+        err.writelines(line + "\n" for line in error_lines(exc.error, exc.where))
+        return EXIT_ERROR
+    except LrSpecError as exc:
+        err.writelines(line + "\n" for line in error_lines(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.write("Error: interrupted\n")
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point: ``lrspec ...``. Returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # TensorFlow's C++ info/warning lines would interleave with our output; the user's own
+    # setting wins, and the two lines TF prints regardless are filtered from stderr.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        with without_tf_import_noise():
+            return run(args, sys.stdout, sys.stderr)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR

@@ -1,0 +1,128 @@
+"""The run loop of ``lrspec verify``: every target's driver and the reference, update by update."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from lrspec.api import SpecLike, as_spec
+from lrspec.errors import TargetError
+from lrspec.plan import Plan
+from lrspec.resolve import resolve
+from lrspec.targets import Array, Target, VerifyDriver, available_targets, get_target
+from lrspec.tools.verify.compare import DEFAULT_TOLERANCE, GroupTracker
+from lrspec.tools.verify.inputs import ParamsLike, read_params, synthetic_data, synthetic_shapes
+from lrspec.tools.verify.report import TargetResult, VerifyReport
+
+__all__ = ["default_targets", "verify"]
+
+
+def default_targets() -> list[str]:
+    """The installed targets, in registry order; :class:`lrspec.TargetError` when there is none."""
+    infos = available_targets()
+    names = [t.name for t in infos if t.installed]
+    if not names:
+        hints = "; ".join(f"{t.name}: pip install '{t.extra}'" for t in infos)
+        raise TargetError(f"lrspec verify: no target is installed; install one ({hints})")
+    return names
+
+
+def _target_names(targets: Iterable[str] | str | None) -> list[str]:
+    if targets is None:
+        return default_targets()
+    if isinstance(targets, str):
+        names = [t.strip() for t in targets.split(",") if t.strip()]
+    else:
+        names = [str(t) for t in targets]
+    if not names:
+        raise TargetError("lrspec verify: no targets given")
+    return names
+
+
+def _error(name: str, exc: BaseException, options: Mapping[str, Any], when: str = "") -> TargetResult:
+    return TargetResult(name, "error", message=f"{when}{type(exc).__name__}: {exc}", options=dict(options))
+
+
+def _drivers(
+    plan: Plan, init: Mapping[str, Array], targets: Mapping[str, Target], opts: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, VerifyDriver], dict[str, TargetResult]]:
+    """A driver per target that has one; a "skipped"/"error" result for each that has none."""
+    drivers: dict[str, VerifyDriver] = {}
+    results: dict[str, TargetResult] = {}
+    for name, target in targets.items():
+        options = dict(opts.get(name, {}))
+        try:
+            drivers[name] = target.verify_driver(plan, init, options)
+        except TargetError as exc:
+            results[name] = TargetResult(name, "skipped", message=str(exc), options=options)
+        except Exception as exc:
+            results[name] = _error(name, exc, options)
+    return drivers, results
+
+
+def verify(
+    spec: SpecLike,
+    params: ParamsLike,
+    targets: Iterable[str] | str | None = None,
+    steps: int = 50,
+    seed: int = 0,
+    tolerance: float = DEFAULT_TOLERANCE,
+    *,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    max_elements: int = 4096,
+) -> VerifyReport:
+    """Check that each target's compiled optimizer reproduces :mod:`lrspec.reference` for ``spec``.
+
+    ``spec``: a Spec, dict or path. ``params``: a mapping name -> shape (None: unknown, a
+    1-D shape of 16 is used) or a path to a parameter list (see :mod:`lrspec.tools.paramfile`).
+    ``targets``: names (or one comma-separated string); None means every installed target.
+    A named target that cannot be loaded raises :class:`lrspec.TargetError`. ``options`` maps
+    a target name to extra compile options (``{name: {"strategy": "gradient-scale"}}``).
+    ``tolerance`` is the allowed divergence as a fraction of the distance each group moved
+    (plus the float32 floor of :mod:`lrspec.tools.verify.compare`). A target without a
+    verify driver is ``"skipped"``; errors raised while building or stepping one target's
+    driver are reported as that target's ``"error"`` status.
+    """
+    from lrspec.reference import ReferenceOptimizer
+
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if not tolerance > 0:
+        raise ValueError(f"tolerance must be > 0, got {tolerance}")
+    spec_obj = as_spec(spec)
+    shapes, notes = synthetic_shapes(read_params(params), max_elements)
+    plan = resolve(spec_obj, shapes)
+    names = _target_names(targets)
+    loaded = {name: get_target(name) for name in names}  # unknown names raise before any driving
+    init, grads = synthetic_data(plan, shapes, steps, seed)
+    opts = dict(options or {})
+
+    drivers, results = _drivers(plan, init, loaded, opts)
+    ref = ReferenceOptimizer(plan, init)
+    init64 = {n: a.astype(np.float64) for n, a in init.items()}
+    trackers = {name: [GroupTracker(g.name, g.params, g.frozen, tolerance) for g in plan.groups] for name in drivers}
+    try:
+        for t in range(steps):
+            ref.step(grads[t])
+            ref_params = ref.params
+            frozen_so_far = {n: plan.group_of(n).is_frozen_at(t) for n in plan.names}
+            for name in list(drivers):
+                try:
+                    drivers[name].step(grads[t])
+                    got = drivers[name].values()
+                except Exception as exc:
+                    results[name] = _error(name, exc, opts.get(name, {}), f"update {t}: ")
+                    drivers.pop(name).close()
+                    continue
+                for tracker in trackers[name]:
+                    tracker.update(t + 1, got, ref_params, init64, frozen_so_far)
+    finally:
+        for d in drivers.values():
+            d.close()
+    for name in drivers:
+        groups = tuple(tr.result() for tr in trackers[name])
+        status = "ok" if all(g.ok for g in groups) else "diverged"
+        results[name] = TargetResult(name, status, groups, options=dict(opts.get(name, {})))
+    return VerifyReport(tuple(results[n] for n in names), steps, seed, tolerance, plan, tuple(notes))
