@@ -177,6 +177,7 @@ BUILTIN_TARGETS: dict[str, tuple[str, str]] = {
     "torch": ("lrspec_torch.target:TARGET", "lrspec[torch]"),
     "tf": ("lrspec_tf.target:TF_TARGET", "lrspec[tf]"),
     "tf-v1": ("lrspec_tf.target:TF_V1_TARGET", "lrspec[tf]"),
+    "optax": ("lrspec_optax.target:TARGET", "lrspec[jax]"),
 }
 
 

@@ -88,8 +88,8 @@ def test_available_targets_lists_builtins_without_importing_frameworks() -> None
     code = (
         "import sys, lrspec; infos = lrspec.available_targets(); "
         "print(sorted(i.name for i in infos)); "
-        "print(any(m in sys.modules for m in ('torch', 'tensorflow', 'keras')))"
+        "print(any(m in sys.modules for m in ('torch', 'tensorflow', 'keras', 'jax', 'optax', 'flax')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[0] == "['tf', 'tf-v1', 'torch']"
+    assert out[0] == "['optax', 'tf', 'tf-v1', 'torch']"
     assert out[1] == "False"
