@@ -14,8 +14,24 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -c constraints.txt -e ".[torch,tf,jax,plot,dev]"
 	touch $(STAMP)
 
+# The promise on the bundled example: its plan, then the same spec compiled for torch, Keras (tf)
+# and tf.compat.v1, 5 updates with the same gradients, each target's divergence from the reference.
+DEMO_SPEC := examples/finetune_cnn.yaml
+DEMO_PARAMS := examples/params/finetune_cnn.txt
 demo: setup
-	$(BIN)/lrspec compile examples/finetune_cnn.yaml --target torch --model lrspec_torch.examples:mnist_cnn
+	@echo "== the plan: what $(DEMO_SPEC) gives every parameter of the bundled MNIST CNN"
+	$(BIN)/lrspec explain $(DEMO_SPEC) --params $(DEMO_PARAMS)
+	@echo
+	@echo "== the same spec compiled for torch, tf (Keras 3) and tf-v1 (tf.compat.v1): 5 updates with"
+	@echo "== the same gradients, each target's distance from lrspec's float64 reference per group"
+	$(BIN)/lrspec verify $(DEMO_SPEC) --params $(DEMO_PARAMS) --targets torch,tf,tf-v1 --steps 5
+	@echo
+	@echo "Next (activate the venv first: . $(BIN)/activate, or call $(BIN)/lrspec):"
+	@echo "  lrspec compile $(DEMO_SPEC) --target torch --model lrspec_torch.examples:mnist_cnn"
+	@echo "      the optimizer for a real model (--target tf or tf-v1: --model lrspec_tf.examples:mnist_cnn)"
+	@echo "  lrspec plot $(DEMO_SPEC) --params $(DEMO_PARAMS)"
+	@echo "      the lr of every group over time"
+	@echo "  README.md: a complete session; docs/spec.md: the format; examples/: the classic recipes"
 
 test: setup
 	$(BIN)/python -m pytest -q
