@@ -7,8 +7,13 @@ cascade as a dict per name), their ratio, and the time per name (linearity check
 The spec has 50 patterns (globs, ``re:`` regexes and layer-decay patterns with ``{i}``).
 Times are medians; both wall-clock and CPU time (``time.process_time``) are printed for
 lrspec, CPU time for the baseline (wall-clock time is unreliable on a shared machine).
-Not a test: it exits 1 if 100k names take 1 s of CPU time or more, or if the time per name
-grows by more than 2x from 10k to 100k.
+Globs run on Python's :mod:`re` (translated so that matching is linear in the name's length),
+``re:`` patterns on RE2 (linear whatever the pattern; each match costs a few microseconds in
+the google-re2 wrapper, more than a Python ``re`` match).
+It also times hostile patterns (catastrophic backtracking for a backtracking engine:
+``*a*a*a*a*a*a*a*a*a*a*a*ab`` and ``re:(a+)+b`` against 1000 names of 200-odd characters).
+Not a test: it exits 1 if 100k names take 1 s of CPU time or more, if the time per name
+grows by more than 2x from 10k to 100k, or if the hostile patterns take 1 s or more.
 """
 
 from __future__ import annotations
@@ -167,6 +172,22 @@ def main(argv: list[str] | None = None) -> int:
         if n == 100_000 and cpu >= 1.0:
             ok = False
             print("FAIL: 100k names took 1 s of CPU or more")
+    hostile = lrspec.Spec.model_validate(
+        {
+            "version": 1,
+            "optimizer": {"type": "sgd"},
+            "groups": [
+                {"name": "stars", "params": ["*a" * 12 + "b"], "optional": True},
+                {"name": "nested", "params": ["re:(a+)+b", "re:(a|aa)*c"], "optional": True},
+            ],
+        }
+    )
+    hostile_names = ["a" * 200 + str(k) for k in range(1000)]
+    hostile_wall, hostile_cpu = median_time(functools.partial(lrspec.resolve, hostile, hostile_names), 3)
+    print(f"hostile patterns, 1000 names of ~203 characters: {hostile_wall:.4f} s wall, {hostile_cpu:.4f} s CPU")
+    if hostile_cpu >= 1.0:
+        ok = False
+        print("FAIL: hostile patterns took 1 s of CPU or more")
     growth = per_name[100_000] / per_name[10_000]
     print(f"linearity: CPU time per name at 100k / at 10k = {growth:.2f} (1.0 = perfectly linear)")
     if growth > 2.0:

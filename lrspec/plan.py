@@ -54,6 +54,10 @@ class PlanGroup:
     frozen: bool = False
     frozen_until: int | None = None
     layer: int | None = None
+    freeze_statistics: bool = False
+    """Only on permanently frozen groups: the targets also keep the normalization layers owning
+    these parameters in inference mode (Keras ``trainable = False``; torch: ``eval()`` kept
+    through ``model.train()``), so their running statistics are not updated."""
 
     @cached_property
     def _fn(self) -> schedules.ScheduleFn:
@@ -102,6 +106,8 @@ class PlanGroup:
             "frozen": self.frozen,
             "frozen_until": self.frozen_until,
             "layer": self.layer,
+            # only when set, so that plans without it serialise (and fingerprint) as before
+            **({"freeze_statistics": True} if self.freeze_statistics else {}),
         }
 
 

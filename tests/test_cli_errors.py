@@ -195,7 +195,7 @@ def test_target_not_installed(work: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_plot_without_matplotlib(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert check("plot good.yaml -o lr.png", 1) == [
-        "Error: PlotError: plotting needs matplotlib, which is not installed; install it with: pip install 'lrspec[plot]'"
+        "Error: lr.png: plotting needs matplotlib, which is not installed; install it with: pip install 'lrspec[plot]'"
     ]
 
 

@@ -1,4 +1,18 @@
-"""Helpers shared by the TF targets: canonical names, plan-group (de)serialisation."""
+"""Helpers shared by the TF targets: canonical names, plan-group (de)serialisation.
+
+The naming rule (one for every TF target, model file and generated module):
+
+* a variable of a **Keras model or layer** is named by its place in the model's layer tree:
+  the names of the layers from the root (the root itself excluded) down to the layer that
+  owns it, then the variable's own name, joined by ``.`` (:func:`keras_variable_names`). This
+  equals ``variable.path`` with the root model's scope removed on a freshly built model of
+  every kind (Sequential, nested Sequential, functional, subclassed), and it stays the same
+  after ``keras.saving.load_model``, which rebuilds Sequentials outside their scope (so
+  ``mlp/body/kernel`` reads back as ``body/kernel`` and two nested Sequentials' ``0/kernel``
+  collide), and in every process (no auto-generated scope prefix);
+* a **bare variable** (a list of variables, a ``tf.Module``, synthetic variables) is named by
+  ``variable.path`` or its tf.Variable name through :func:`canonical_path`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +22,17 @@ from typing import Any
 from lrspec.errors import TargetError
 from lrspec.plan import PlanGroup
 
-__all__ = ["canonical_name", "canonical_path", "group_from_dict", "group_to_dict", "groups_by_param", "strip_suffix"]
+__all__ = [
+    "canonical_name",
+    "canonical_path",
+    "group_from_dict",
+    "group_to_dict",
+    "groups_by_param",
+    "keras_variable_names",
+    "names_compatible",
+    "strip_suffix",
+    "variable_names",
+]
 
 
 def strip_suffix(name: str) -> str:
@@ -33,6 +57,45 @@ def canonical_name(variable: Any) -> str:
     if not isinstance(path, str) or not path:
         raise TargetError(f"cannot name variable {variable!r}: it has neither .path nor .name")
     return canonical_path(path)
+
+
+def keras_variable_names(model: Any) -> dict[int, str]:
+    """``id(variable)`` -> canonical name for every variable in the layer tree of the Keras
+    model or layer ``model``: layer names from the root (excluded) to the owning layer, then the
+    variable's name, ``.``-joined (``features.0.kernel``). Walks the layers' own variables, then
+    their sublayers, in Keras's order; a layer reached twice (shared) keeps its first name.
+    Reads the tree only, never ``variable.path``, so it is the same before and after
+    ``load_model``. Self-contained apart from :func:`canonical_path` (generated modules inline it)."""
+    out: dict[int, str] = {}
+    visited: set[int] = set()
+
+    def walk(layer: Any, prefix: str) -> None:
+        if id(layer) in visited:
+            return
+        visited.add(id(layer))
+        own = list(getattr(layer, "_trainable_variables", [])) + list(getattr(layer, "_non_trainable_variables", []))
+        for v in own:
+            out.setdefault(id(v), canonical_path(prefix + str(v.name)))
+        for sub in getattr(layer, "_layers", []):
+            walk(sub, prefix + str(sub.name) + "/")
+
+    walk(model, "")
+    return out
+
+
+def variable_names(model: Any, variables: Sequence[Any]) -> list[str]:
+    """The canonical name of each of ``variables`` (variables of ``model``): their layer-tree
+    name when ``model`` is a Keras layer or model (:func:`keras_variable_names`), else (or for a
+    variable outside the tree) :func:`canonical_name`."""
+    tree = keras_variable_names(model) if hasattr(model, "_layers") and hasattr(model, "_trainable_variables") else {}
+    return [tree.get(id(v)) or canonical_name(v) for v in variables]
+
+
+def names_compatible(name: str, read: str) -> bool:
+    """True when ``read`` (the name a variable's path gives) can be the variable named ``name``:
+    equal, or one ends with the other at a ``.`` boundary (Keras adds a root scope to some
+    paths and drops a nested Sequential's scope on load)."""
+    return name == read or name.endswith("." + read) or read.endswith("." + name)
 
 
 def group_to_dict(group: PlanGroup) -> dict[str, Any]:
@@ -63,6 +126,7 @@ def group_from_dict(data: PlanGroup | Mapping[str, Any]) -> PlanGroup:
         frozen=bool(data.get("frozen", False)),
         frozen_until=None if data.get("frozen_until") is None else int(data["frozen_until"]),
         layer=data.get("layer"),
+        freeze_statistics=bool(data.get("freeze_statistics", False)),
     )
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from lrspec.errors import TargetError
 from lrspec.plan import Plan
-from lrspec_tf._common import canonical_name
+from lrspec_tf._common import variable_names
 
-__all__ = ["compile_keras", "compile_v1", "param_shapes", "variables_of"]
+__all__ = ["compile_keras", "compile_v1", "named_variables", "param_shapes", "variables_of"]
 
 
 def variables_of(model: Any) -> list[Any]:
@@ -39,15 +39,28 @@ def variables_of(model: Any) -> list[Any]:
     return out
 
 
-def param_shapes(model: Any) -> dict[str, tuple[int, ...] | None]:
-    names: dict[str, tuple[int, ...] | None] = {}
-    for v in variables_of(model):
-        n = canonical_name(v)
-        if n in names:
+def named_variables(model: Any) -> tuple[list[Any], list[str]]:
+    """:func:`variables_of` ``model`` and their canonical names
+    (:func:`lrspec_tf._common.variable_names`: layer-tree names for a Keras model, stable across
+    ``load_model`` and processes); two variables with one name are a :class:`TargetError`."""
+    variables = variables_of(model)
+    names = variable_names(model, variables)
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
             raise TargetError(
                 f"two different variables have the canonical name {n!r}; give the layers unique names "
-                "(tf.Variable names of nested Keras layers are not unique, variable.path is)"
+                "(tf.Variable names of nested Keras layers are not unique, layer names within one parent must be)"
             )
+        seen.add(n)
+    return variables, names
+
+
+def param_shapes(model: Any) -> dict[str, tuple[int, ...] | None]:
+    """Canonical name -> shape of every trainable variable of ``model``, in model order."""
+    names: dict[str, tuple[int, ...] | None] = {}
+    variables, cnames = named_variables(model)
+    for v, n in zip(variables, cnames):
         shape = getattr(v, "shape", None)
         try:
             names[n] = None if shape is None else tuple(int(d) for d in shape)
@@ -57,6 +70,16 @@ def param_shapes(model: Any) -> dict[str, tuple[int, ...] | None]:
 
 
 _TF_OPTIONS = ("native", "strategy", "allow_inexact")
+
+
+def _freeze_statistics(plan: Plan, model: Any) -> list[str]:
+    """Apply the plan's freeze_statistics groups (:mod:`lrspec_tf.statistics`); report notes."""
+    if not any(g.freeze_statistics for g in plan.groups):
+        return []
+    from lrspec_tf.statistics import freeze_statistics
+
+    layers = freeze_statistics(plan, model)
+    return [f"freeze_statistics: {len(layers)} BatchNormalization layer(s) set to trainable=False (inference mode)"]
 
 
 def compile_keras(plan: Plan, model: Any, **options: Any) -> Any:
@@ -70,17 +93,18 @@ def compile_keras(plan: Plan, model: Any, **options: Any) -> Any:
     unknown = sorted(set(options) - {*_TF_OPTIONS, "name"})
     if unknown:
         raise TargetError(f"target 'tf': unknown option(s) {', '.join(unknown)}; known: {', '.join(_TF_OPTIONS)}, name")
-    variables = variables_of(model)
+    statistics = _freeze_statistics(plan, model)
+    variables, names = named_variables(model)
     frozen = set(plan.frozen_params)
-    trainable = [v for v in variables if canonical_name(v) not in frozen]
+    trainable = [v for v, n in zip(variables, names) if n not in frozen]
     strategy = options.get("strategy") or "multiplier"
     if options.get("native"):
         if strategy != "multiplier":
             raise TargetError("native=True cannot be combined with strategy='gradient-scale'")
         from lrspec_tf.native import build_native
 
-        native_opt, native_report = build_native(plan, variables, name=options.get("name"))
-        return CompiledTF(native_opt, trainable, plan, "native", native_report)
+        native_opt, native_report = build_native(plan, variables, name=options.get("name"), names=names)
+        return CompiledTF(native_opt, trainable, plan, "native", native_report + statistics)
     report: list[str] = []
     if strategy == "gradient-scale":
         report = check_gradient_scale(plan, bool(options.get("allow_inexact", False)))
@@ -90,8 +114,8 @@ def compile_keras(plan: Plan, model: Any, **options: Any) -> Any:
     opt = cls(list(plan.groups), base_lr=plan.optimizer.lr, strategy=strategy, name=options.get("name"))
     # built with every variable (frozen ones get no state), so that model.fit, which passes
     # model.trainable_variables, and loops over compiled.trainable_variables both work
-    opt.build(variables)
-    return CompiledTF(opt, trainable, plan, strategy, report)
+    opt.build(variables, names=names)
+    return CompiledTF(opt, trainable, plan, strategy, report + statistics)
 
 
 def compile_v1(plan: Plan, model: Any, **options: Any) -> Any:
@@ -110,4 +134,7 @@ def compile_v1(plan: Plan, model: Any, **options: Any) -> Any:
         report = check_gradient_scale(plan, bool(options.get("allow_inexact", False)))
     elif strategy != "multiplier":
         raise TargetError(f"unknown strategy {strategy!r}; use 'multiplier' (default) or 'gradient-scale'")
-    return CompiledV1(plan, variables_of(model), strategy=strategy, report=report, name=options.get("name") or "lrspec")
+    report += _freeze_statistics(plan, model)
+    variables, names = named_variables(model)
+    return CompiledV1(plan, variables, strategy=strategy, report=report, name=options.get("name") or "lrspec",
+                      names=names)

@@ -17,9 +17,11 @@ optimizer does what the adapter's ``LrspecOptimizer`` does:
   ``iterations < N`` via ``tf.cond``;
 * permanently frozen variables are never touched.
 
-Variables are matched by the tf target's canonical names: ``variable.path`` (or the
-tf.Variable name) through :func:`lrspec_tf._common.canonical_path` (a trailing ``:N`` removed,
-``/`` -> ``.``), inlined.
+Variables are matched by the tf target's canonical names, its naming helpers inlined
+(:data:`NAMING_HELPERS`): a variable of the model given to ``build(model)`` by its place in the
+layer tree (``keras_variable_names``, where the adapter has it), any other by ``variable.path``
+(or the tf.Variable name) through :func:`lrspec_tf._common.canonical_path` (a trailing ``:N``
+removed, ``/`` -> ``.``).
 """
 
 from __future__ import annotations
@@ -52,12 +54,20 @@ ScheduleOp = Callable[[Any], Any]"""
 SCHEDULE_HELPERS = ("_c", "_t64", "_floordiv", "_count_ge", "_sequence", "_linear", "schedule_from_dict")
 """The functions of :mod:`lrspec_tf.schedules` a generated module inlines."""
 
-NAMING_HELPERS = ("strip_suffix", "canonical_path")
+NAMING_HELPERS = tuple(
+    n for n in ("strip_suffix", "canonical_path", "keras_variable_names") if hasattr(_common, n)
+)
 """The functions of :mod:`lrspec_tf._common` a generated module inlines (the naming rule)."""
 
 _RUNTIME = '''
+_TREE_NAMES = {}  # id(variable) -> layer-tree name of the model given to build() (the tf target's rule)
+
+
 def _canonical(variable):
-    """The canonical name of a variable (as the tf target's canonical_name): its path, else its name."""
+    """The canonical name of a variable, as the tf target names it: its place in the model's
+    layer tree when build(model) saw it, else its path (or tf.Variable name)."""
+    if id(variable) in _TREE_NAMES:
+        return _TREE_NAMES[id(variable)]
     path = getattr(variable, "path", None)
     if not isinstance(path, str) or not path:
         path = getattr(variable, "name", None)
@@ -121,6 +131,8 @@ def build(model):
     """A built TorchRuleOptimizer for ``model`` (a Keras model whose variable paths are the
     plan's names). Use it like any Keras optimizer: apply_gradients, or model.compile(optimizer=...)."""
     variables = list(model.trainable_variables)
+    if "keras_variable_names" in globals() and hasattr(model, "_layers"):
+        _TREE_NAMES.update(keras_variable_names(model))
     names = [_canonical(v) for v in variables]
     missing = [n for n in _INDEX if n not in set(names)]
     extra = [n for n in names if n not in _INDEX]

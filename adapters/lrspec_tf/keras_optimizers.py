@@ -11,7 +11,8 @@ One class per family (:class:`TorchSGD`, :class:`TorchAdam`, :class:`TorchAdamW`
   that set ``optimizer.learning_rate`` (``LearningRateScheduler``, ``ReduceLROnPlateau``)
   therefore rescale every group proportionally, on top of the spec's schedules.
 * Per-variable data (group, lr, weight decay, hyperparameters) is resolved in :meth:`build`
-  from ``variable.path`` and looked up in ``update_step`` with ``_get_variable_index`` (the TF
+  from the variable's canonical name (:mod:`lrspec_tf._common`: its place in the model's layer
+  tree, handed over by ``lrspec.compile``) and looked up in ``update_step`` with ``_get_variable_index`` (the TF
   backend passes raw ``tf.Variable`` objects, which have no ``path``).
 * Each variable has its own step counter ``s`` (torch's ``state['step']``), incremented only
   when the variable is updated: a variable that gets no gradient (``None``) in a call is
@@ -27,9 +28,14 @@ One class per family (:class:`TorchSGD`, :class:`TorchAdam`, :class:`TorchAdamW`
   and its gradient is multiplied by ``G.lr / base_lr`` instead (see
   :mod:`lrspec_tf.gradient_scale` for when that is exact).
 
-The optimizers serialise with ``get_config``/``from_config`` (the plan's groups are part of the
-config), so ``.keras`` files and ``tf.train.Checkpoint`` round-trip; ``variables`` lists every
-slot and step counter.
+The optimizers serialise with ``get_config``/``from_config`` (the plan's groups and the
+canonical names of the variables it was built with, in build order, are part of the config),
+so ``.keras`` files and ``tf.train.Checkpoint`` round-trip; ``variables`` lists every slot and
+step counter. A reloaded optimizer is rebuilt by Keras with ``model.trainable_variables`` only
+(no model): it names them by position from the saved names, as Keras restores its state by
+position, after checking each against the variable's path (:func:`~lrspec_tf._common.names_compatible`),
+because ``load_model`` changes the paths of Sequential models. Importing :mod:`lrspec_tf`
+registers these classes with Keras once Keras is imported (see :mod:`lrspec_tf`).
 """
 
 from __future__ import annotations
@@ -44,7 +50,13 @@ import tensorflow as tf
 from lrspec.errors import TargetError
 from lrspec.plan import PlanGroup
 from lrspec_tf import rules
-from lrspec_tf._common import canonical_name, group_from_dict, groups_by_param, unknown_variable_error
+from lrspec_tf._common import (
+    canonical_name,
+    group_from_dict,
+    groups_by_param,
+    names_compatible,
+    unknown_variable_error,
+)
 from lrspec_tf.gradient_scale import lr_and_gradient_multiplier, scale_gradient
 from lrspec_tf.schedules import ScheduleOp, schedule_op
 
@@ -73,6 +85,7 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
         base_lr: float | None = None,
         strategy: str = "multiplier",
         name: str | None = None,
+        variable_names: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("weight_decay") is not None:
@@ -99,6 +112,8 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
         self._lrspec_strategy = strategy
         self._lrspec_index = groups_by_param(parsed)
         self._lrspec_schedules: list[ScheduleOp] = [schedule_op(g.schedule) for g in parsed]
+        self._lrspec_saved_names = None if variable_names is None else tuple(str(n) for n in variable_names)
+        self._lrspec_names: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ build
     @property
@@ -110,21 +125,43 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
     def strategy(self) -> str:
         return str(self._lrspec_strategy)
 
-    def build(self, variables: Sequence[Any]) -> None:
+    def _names_for(self, variables: Sequence[Any]) -> list[str]:
+        """Canonical names of ``variables`` when the caller gave none (Keras rebuilding a loaded
+        optimizer, or a user's ``model.compile(optimizer=TorchAdam(...))``): the saved build-order
+        names when they fit (same count, each compatible with the variable's path), else each
+        path's name, or the one plan name compatible with it."""
+        read = [canonical_name(v) for v in variables]
+        saved = self._lrspec_saved_names
+        if saved is not None and len(saved) == len(read) and all(map(names_compatible, saved, read)):
+            return list(saved)
+        out = []
+        for r in read:
+            if r not in self._lrspec_index:
+                close = [n for n in self._lrspec_index if names_compatible(n, r)]
+                r = close[0] if len(close) == 1 else r
+            out.append(r)
+        return out
+
+    def build(self, variables: Sequence[Any], names: Sequence[str] | None = None) -> None:
         """Resolve every variable to its plan group by canonical name and create its state:
         a step counter where the rule needs one and the family's slots (zeros; adagrad's sum
-        starts at ``initial_accumulator_value``). Permanently frozen variables get nothing."""
+        starts at ``initial_accumulator_value``). Permanently frozen variables get nothing.
+        ``names``: the variables' canonical names (``lrspec.compile`` passes the layer-tree
+        names); without them, see :meth:`_names_for`."""
         if self._is_built():
             return
         variables = list(variables)
+        cnames = list(names) if names is not None else self._names_for(variables)
+        if len(cnames) != len(variables):
+            raise TargetError(f"{type(self).__name__}.build: {len(variables)} variables but {len(cnames)} names")
         var_group: list[int] = []
-        for var in variables:
-            cname = canonical_name(var)
+        for cname in cnames:
             gi = self._lrspec_index.get(cname)
             if gi is None:
                 raise unknown_variable_error(cname, self._lrspec_index, f"{type(self).__name__}.build")
             var_group.append(gi)
         super().build(variables)
+        self._lrspec_names = tuple(cnames)
         slot_names: list[str] = []
         for g in self._lrspec_groups:
             for s in rules.slot_specs(self.family, g.hyperparameters):
@@ -132,11 +169,11 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
                     slot_names.append(s.name)
         slots: dict[str, list[Any]] = {n: [] for n in slot_names}
         steps: list[Any] = []
-        for var, gi in zip(variables, var_group):
+        for var, gi, cname in zip(variables, var_group, cnames):
             g = self._lrspec_groups[gi]
             specs = {} if g.frozen else {s.name: s for s in rules.slot_specs(self.family, g.hyperparameters)}
             if not g.frozen and rules.needs_step(self.family, g.hyperparameters):
-                steps.append(self._add_step_variable(var))
+                steps.append(self._add_step_variable(var, cname))
             else:
                 steps.append(None)
             for n in slot_names:
@@ -154,11 +191,10 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
     def _is_built(self) -> bool:
         return bool(getattr(self, "built", False))
 
-    def _add_step_variable(self, var: Any) -> Any:
+    def _add_step_variable(self, var: Any, cname: str) -> Any:
         ref = var.value if isinstance(var, keras.Variable) else var
-        path = getattr(var, "path", None) or canonical_name(var)
         with self._distribution_strategy.extended.colocate_vars_with(ref):
-            return self.add_variable(shape=(), dtype="int64", name=f"{str(path).replace('/', '_')}_step")
+            return self.add_variable(shape=(), dtype="int64", name=f"{cname.replace('.', '_')}_step")
 
     # ------------------------------------------------------------------ apply
     def apply(self, grads: Sequence[Any], trainable_variables: Sequence[Any] | None = None) -> Any:
@@ -217,18 +253,18 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
                 "groups": [g.to_dict() for g in self._lrspec_groups],
                 "base_lr": self._lrspec_base_lr,
                 "strategy": self._lrspec_strategy,
+                "variable_names": list(self._lrspec_names) if self._is_built() else self._lrspec_saved_names,
             }
         )
+        if config["variable_names"] is not None:
+            config["variable_names"] = list(config["variable_names"])
         return config
 
     def describe_variables(self) -> list[tuple[str, str]]:
         """(canonical name, plan group) for every variable the optimizer was built with."""
         if not self._is_built():
             return []
-        return [
-            (canonical_name(v), self._lrspec_groups[gi].name)
-            for v, gi in zip(self._trainable_variables, self._lrspec_var_group)
-        ]
+        return [(n, self._lrspec_groups[gi].name) for n, gi in zip(self._lrspec_names, self._lrspec_var_group)]
 
 
 @keras.saving.register_keras_serializable(package="lrspec")

@@ -2,7 +2,8 @@
 
 :func:`read_model_file` reads
 
-* ``.keras``: loaded with ``keras.saving.load_model(path, compile=False)`` (safe mode); the
+* ``.keras``: checked to be a zip archive with ``config.json`` (a corrupt file is reported as
+  such), then loaded with ``keras.saving.load_model(path, compile=False)`` (safe mode); the
   names are the layer path of every trainable variable (root model name excluded);
 * ``.weights.h5``: with ``h5py``; layer names come from the file, but a variable's own name is
   not stored, so it is inferred from the ranks of the layer's variables: (rank >= 2, rank 1)
@@ -23,6 +24,7 @@ naming the pip extra. The result is a :class:`ModelFileShapes` (a dict name -> s
 from __future__ import annotations
 
 import importlib
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -99,7 +101,23 @@ def keras_variable_paths(model: Any) -> dict[str, Shape | None]:
     return out
 
 
+def _check_keras_archive(path: str) -> None:
+    """A ``.keras`` file is a zip archive holding ``config.json``; anything else is reported as
+    what it is (Keras itself would say "File not found" about a file that exists)."""
+    if not Path(path).is_file():
+        raise SourceError(path, "no such file" if not Path(path).exists() else "is not a regular file")
+    corrupt = "is not a valid .keras file (a .keras file is a zip archive with config.json)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SourceError(path, f"{corrupt}: it is corrupt or in another format ({_first_line(exc)})") from None
+    if "config.json" not in names:
+        raise SourceError(path, f"{corrupt}: the archive has no config.json")
+
+
 def _read_keras(path: str) -> ModelFileShapes:
+    _check_keras_archive(path)
     keras = _import(path, "keras", "a .keras file")
     _import(path, "tensorflow", "a .keras file")
     try:

@@ -137,20 +137,25 @@ def _stock(plan: Plan, g: PlanGroup, notes: list[str], refusals: list[str]) -> A
     raise TargetError(f"unknown family {family!r}")
 
 
-def build_native(plan: Plan, variables: Sequence[Any], name: str | None = None) -> tuple[Any, list[str]]:
+def build_native(plan: Plan, variables: Sequence[Any], name: str | None = None,
+                 names: Sequence[str] | None = None) -> tuple[Any, list[str]]:
     """A ``MultiOptimizer`` (one stock optimizer per trainable plan group, frozen variables routed
     to ``SGD(0.0)``) and the exactness report. Raises :class:`TargetError` listing every feature
-    stock optimizers cannot express."""
+    stock optimizers cannot express. ``names``: the variables' canonical names (default
+    :func:`canonical_name`). Keras's ``OptimizerMap`` routes by ``variable.path``, which
+    ``load_model`` changes for Sequential models: a reloaded native optimizer of such a model
+    routes wrongly (a Keras limitation; the default target does not have it)."""
     if not hasattr(keras.optimizers, "MultiOptimizer"):
         raise TargetError(
             f"native=True needs keras.optimizers.MultiOptimizer (Keras >= 3.15); this is Keras {keras.__version__}"
         )
     paths: dict[str, str] = {}
-    for v in variables:
+    cnames = list(names) if names is not None else [canonical_name(v) for v in variables]
+    for v, n in zip(variables, cnames):
         p = getattr(v, "path", None)
         if not isinstance(p, str):
             raise TargetError(f"native=True needs Keras variables (with .path); got {v!r}")
-        paths[canonical_name(v)] = p
+        paths[n] = p
     notes: list[str] = []
     refusals: list[str] = []
     sink = keras.optimizers.SGD(learning_rate=0.0, name="lrspec_frozen")

@@ -1,9 +1,11 @@
 """The ``tf`` and ``tf-v1`` targets (registered as ``lrspec_tf.target:TF_TARGET`` / ``TF_V1_TARGET``).
 
 ``parameters(model)`` accepts a Keras model/layer (its ``trainable_variables``), a ``tf.Module``,
-or a list of variables, and returns canonical names (``variable.path``, or the tf.Variable name,
-with a trailing ``:N`` removed and ``/`` -> ``.``: :func:`lrspec_tf._common.canonical_path`)
-mapped to shapes, in model order. Importing this module does not import TensorFlow; each
+or a list of variables, and returns canonical names mapped to shapes, in model order: for a
+Keras model the layer-tree name (layer names from the root, excluded, then the variable's
+name, ``.``-joined; stable across ``load_model`` and processes), else ``variable.path`` or the
+tf.Variable name with a trailing ``:N`` removed and ``/`` -> ``.`` (the rule of
+:mod:`lrspec_tf._common`). Importing this module does not import TensorFlow; each
 method imports what it needs.
 """
 

@@ -58,16 +58,19 @@ class CompiledV1:
     """
 
     def __init__(self, plan: Plan, variables: Sequence[Any], strategy: str = "multiplier",
-                 report: Sequence[str] = (), name: str = "lrspec") -> None:
+                 report: Sequence[str] = (), name: str = "lrspec", names: Sequence[str] | None = None) -> None:
         self.plan = plan
         self.strategy = strategy
         self.report = list(report)
         self._name = name
+        # canonical names by variable identity (layer-tree names for a Keras model, see _common)
+        cnames = list(names) if names is not None else [canonical_name(v) for v in variables]
+        self._name_of: dict[int, str] = {id(v): n for v, n in zip(variables, cnames)}
         self._by_name: dict[str, Any] = {}
-        for v in variables:
-            self._by_name[canonical_name(v)] = v
+        for v, n in zip(variables, cnames):
+            self._by_name[n] = v
         frozen = set(plan.frozen_params)
-        self.trainable_variables: list[Any] = [v for v in variables if canonical_name(v) not in frozen]
+        self.trainable_variables: list[Any] = [v for v, n in zip(variables, cnames) if n not in frozen]
         self._group_of: dict[str, PlanGroup] = {n: plan.group_of(n) for n in self._by_name if n in set(plan.names)}
         self._schedules: dict[str, ScheduleOp] = {g.name: schedule_op(g.schedule) for g in plan.groups}
         self._state: dict[int, tuple[dict[str, Any], Any]] = {}
@@ -75,6 +78,10 @@ class CompiledV1:
         self.apply_ops_per_call = 0
 
     # ------------------------------------------------------------------ state
+    def _cname(self, var: Any) -> str:
+        """The canonical name of ``var``: the one it was compiled under, else :func:`canonical_name`."""
+        return self._name_of.get(id(var)) or canonical_name(var)
+
     def _get_clock(self) -> Any:
         if self._clock is None:
             with tf.init_scope(), tf.name_scope(self._name):
@@ -87,7 +94,7 @@ class CompiledV1:
             family = self.plan.family
             shape = var.shape
             dtype = var.dtype.base_dtype
-            base = canonical_name(var).replace(".", "_")
+            base = self._cname(var).replace(".", "_")
             slots: dict[str, Any] = {}
             step = None
             with tf.init_scope(), tf.name_scope(self._name):
@@ -129,7 +136,7 @@ class CompiledV1:
         frozen = set(self.plan.frozen_params)
         by_group: dict[str, list[tuple[Any, Any]]] = {}
         for g, v in pairs:
-            n = canonical_name(v)
+            n = self._cname(v)
             if n not in self._group_of:
                 raise unknown_variable_error(n, self.plan.names, "tf-v1 apply_gradients")
             if n in frozen or g is None:

@@ -9,10 +9,13 @@ from typing import Any
 
 from lrspec.errors import TargetError
 from lrspec.plan import Plan
+from lrspec_torch.checkpoint import install_state_check
 from lrspec_torch.compiled import CompiledTorch
+from lrspec_torch.freezing import GradGate
 from lrspec_torch.names import distributed_kind, named_tensors, tensor_entries
-from lrspec_torch.optimizer import build_optimizer, choose_implementation, has_sparse_embeddings, install_state_check
+from lrspec_torch.optimizer import build_optimizer, choose_implementation, has_sparse_embeddings
 from lrspec_torch.scheduler import PlanScheduler
+from lrspec_torch.statistics import freeze_statistics
 
 __all__ = ["OPTIONS", "compile_plan", "param_shapes"]
 
@@ -105,7 +108,8 @@ def compile_plan(plan: Plan, model: Any, **options: Any) -> CompiledTorch:
             warnings.warn(
                 f"the model is already wrapped in {wrapper}, so {len(kept)} permanently frozen parameter(s) "
                 f"(e.g. {kept[0]!r}) keep requires_grad=True (turning it off after wrapping breaks DDP's reducer: 'Expected to have finished reduction'); "
-                "they are not updated, but backward still computes their gradients. Compile before wrapping "
+                "they are not updated and their gradients are discarded as soon as backward computes them "
+                "(so clipping never sees them), but backward still computes them. Compile before wrapping "
                 "to skip them.",
                 UserWarning,
                 stacklevel=4,
@@ -125,4 +129,10 @@ def compile_plan(plan: Plan, model: Any, **options: Any) -> CompiledTorch:
     optimizer = build_optimizer(plan, entries, implementation=implementation)
     install_state_check(optimizer, plan)
     scheduler = PlanScheduler(optimizer, plan, skip_frozen_backward=skip_frozen_backward)
+    kept_tensors = [e.tensor for e in entries if e.group.frozen and e.tensor.requires_grad]
+    if kept_tensors and set_requires_grad:
+        # permanently frozen but requires_grad=True because the model was already DDP/FSDP-wrapped:
+        # they behave as if they had no gradient (clipping, norms), see lrspec_torch.freezing
+        scheduler.gates.append(GradGate(kept_tensors, lambda: True))
+    freeze_statistics(plan, model)  # freeze_statistics groups: their norm modules stay in eval mode
     return CompiledTorch(optimizer=optimizer, scheduler=scheduler, plan=plan)

@@ -35,15 +35,31 @@ class CompiledTorch:
         return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Load :meth:`state_dict` output (optimizer first, then scheduler)."""
+        """Load :meth:`state_dict` output: all of it or nothing.
+
+        The scheduler state is checked first, then the optimizer state is checked and loaded
+        (:mod:`lrspec_torch.checkpoint`), then the scheduler state is applied; a
+        :class:`lrspec.CheckpointError` from any check leaves both exactly as they were."""
         from lrspec.errors import CheckpointError
 
         if not isinstance(state, Mapping) or "optimizer" not in state or "scheduler" not in state:
             raise CheckpointError(
                 "expected a dict with 'optimizer' and 'scheduler' entries (CompiledTorch.state_dict())"
             )
+        self.scheduler.check_state_dict(state["scheduler"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+
+    def lightning(self) -> dict[str, Any]:
+        """What a LightningModule's ``configure_optimizers`` returns for this plan:
+        ``{"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step",
+        "frequency": 1}}``. The schedule counts updates, so the scheduler must be stepped after
+        every optimizer step; Lightning's default ``"interval": "epoch"`` would step it once
+        per epoch (lrspec warns when that happens)."""
+        return {
+            "optimizer": self.optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler, "interval": "step", "frequency": 1},
+        }
 
     def rows(self, t: int | None = None) -> list[dict[str, Any]]:
         """One dict per optimizer param group: name, tensor count, numel, lr at ``t``

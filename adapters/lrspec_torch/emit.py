@@ -10,6 +10,9 @@ The generated module imports only ``torch`` (plus ``math``/``bisect``) and defin
   schedules, evaluated by an inlined copy of the definition (:func:`lrspec.schedules.from_dict`
   and its factories, fed each group's schedule in its JSON form), so group lr at update t =
   plan lr * m(t), bit for bit;
+* Adagrad's accumulators start at each group's ``initial_accumulator_value`` (torch's
+  constructor would use its own argument for every group; the module fills them itself, as
+  :func:`lrspec_torch.optimizer.build_optimizer` does);
 * permanently frozen parameters get ``requires_grad_(False)`` and are left out; parameters
   frozen until step N keep ``requires_grad`` and an optimizer step pre-hook sets their
   ``.grad`` to None while ``scheduler.last_epoch < N`` (no update, no state, no weight decay,
@@ -94,6 +97,13 @@ def build(model):
     if not param_groups:
         raise ValueError("every parameter is frozen for good: there is nothing to optimize")
     optimizer = OPTIMIZER(param_groups)
+    if FAMILY == "adagrad":
+        # torch.optim.Adagrad fills every accumulator with the *constructor's*
+        # initial_accumulator_value (0 here); apply each group's own value, as lrspec does.
+        for group in optimizer.param_groups:
+            init = float(group["initial_accumulator_value"])
+            for p in group["params"]:
+                optimizer.state[p]["sum"].fill_(complex(init, init) if p.is_complex() else init)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambdas)
 
     if any(n is not None for n in until):

@@ -79,24 +79,39 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+#: How a legacy (pre-1.6) torch.save file starts: a pickle (protocol 2+: 0x80 and the
+#: protocol) of torch's magic number 0x1950a86a20f9469cfc6c as a LONG1 (0x8a, 10 bytes).
+_LEGACY_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
 def _is_legacy_pickle(path: str) -> bool:
-    """True for a legacy torch.save pickle (protocol 2+ starts with 0x80)."""
+    """True for a legacy torch.save file (its first pickle is torch's magic number)."""
     with open(path, "rb") as fh:
-        return fh.read(1) == b"\x80"
+        head = fh.read(14)
+    return len(head) == 14 and head[0] == 0x80 and head[2:4] == b"\x8a\x0a" and head[4:] == _LEGACY_MAGIC
+
+
+def _is_torch_zip(path: str) -> bool:
+    """True for torch.save's zip format: a zip archive holding ``<archive>/data.pkl``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n == "data.pkl" or n.endswith("/data.pkl") for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
 
 
 def read_state_dict(path: str) -> ModelFileShapes:
     """Names and shapes of the parameters of the state_dict saved in ``path`` (see the module docstring)."""
     torch = _import_torch(path, "a PyTorch checkpoint")
-    is_zip = zipfile.is_zipfile(path)
+    is_zip = _is_torch_zip(path)
+    if not is_zip and not _is_legacy_pickle(path):
+        raise SourceError(
+            path, "is not a PyTorch checkpoint (neither torch.save's zip format nor a legacy pickle): "
+            "the file is corrupt or in another format"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=is_zip)
     except Exception as exc:
-        if not is_zip and not _is_legacy_pickle(path):
-            raise SourceError(
-                path, "is not a PyTorch checkpoint (neither torch.save's zip format nor a legacy pickle): "
-                "the file is corrupt or in another format"
-            ) from None
         if "Weights only load failed" in str(exc):
             raise SourceError(
                 path, "holds pickled Python objects (e.g. a whole nn.Module or optimizer), which lrspec "

@@ -1,7 +1,9 @@
 """Build a plain ``torch.optim`` optimizer from a Plan.
 
-One param group per trainable plan group (permanently frozen groups are left out), in plan
-order. Each group dict carries ``"name"`` (the plan group's name), ``"lr"`` (the lr of update
+One param group per trainable plan group (permanently frozen groups are left out), ordered by
+the update at which the group starts training (``frozen_until``, 0 for groups not frozen), ties in
+plan order: group 0 is always a group that trains first, so a tool that logs
+``scheduler.get_last_lr()[0]`` (HF Trainer) shows a real lr during a freeze. Each group dict carries ``"name"`` (the plan group's name), ``"lr"`` (the lr of update
 ``t = 0``: ``group.lr * m(0)``, or 0.0 while the group is frozen), ``"weight_decay"`` and the
 family's hyperparameters under torch's names, so ``print(opt)`` and any torch tooling see the
 real values. The :class:`~lrspec_torch.scheduler.PlanScheduler` keeps ``"lr"`` up to date.
@@ -24,9 +26,12 @@ from torch import nn
 
 from lrspec.errors import TargetError
 from lrspec.plan import Plan, PlanGroup
+from lrspec_torch.checkpoint import IMPLEMENTATION_KEYS
 from lrspec_torch.names import TensorEntry
 
 __all__ = ["FAMILY_CLASSES", "IMPLEMENTATION_KEYS", "build_optimizer", "choose_implementation", "group_settings"]
+
+# checked loading of optimizer states lives in lrspec_torch.checkpoint
 
 FAMILY_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD,
@@ -36,8 +41,6 @@ FAMILY_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
     "adagrad": torch.optim.Adagrad,
 }
 
-#: group keys that choose how torch computes the update, not what it computes
-IMPLEMENTATION_KEYS = ("foreach", "fused", "capturable", "differentiable", "maximize")
 
 _FUSED_FAMILIES = {"sgd", "adam", "adamw", "adagrad"}
 _FUSED_CPU_ONLY = {"adagrad"}
@@ -120,7 +123,9 @@ def build_optimizer(
         if not e.group.frozen:
             members[e.group.name].append(e.tensor)
     param_groups: list[dict[str, Any]] = []
-    for g in plan.trainable_groups:
+    # groups in the order they start training (ties in plan order), so group 0 trains from the
+    # start whenever some group does: tools that log group 0's lr (HF Trainer) show a real lr
+    for g in sorted(plan.trainable_groups, key=lambda g: g.frozen_until or 0):
         param_groups.append({"params": members[g.name], "lr": g.lr_at(0), **group_settings(g)})
     if not param_groups:
         raise TargetError(
@@ -145,71 +150,3 @@ def build_optimizer(
                 for p in pg["params"]:
                     opt.state[p]["sum"].fill_(complex(init, init) if p.is_complex() else init)
     return opt
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return bool(torch.as_tensor(a).eq(torch.as_tensor(b)).all())
-    return bool(a == b)
-
-
-def check_optimizer_state(optimizer: torch.optim.Optimizer, plan: Plan, state_dict: Any) -> dict[str, Any]:
-    """Validate an optimizer ``state_dict`` against this compiled optimizer before torch loads it.
-
-    Raises :class:`lrspec.CheckpointError` when the state's param groups are not this plan's
-    (names, parameter counts, weight decay or family hyperparameters differ) or the state is
-    malformed. Returns the state to load, with this optimizer's implementation flags
-    (foreach/fused/...) kept: they choose how torch computes the update, not what it computes.
-    """
-    from lrspec.errors import CheckpointError
-
-    if not isinstance(state_dict, dict) or not isinstance(state_dict.get("param_groups"), list):
-        raise CheckpointError("corrupt optimizer state: expected a dict with 'state' and 'param_groups'")
-    if not isinstance(state_dict.get("state"), dict):
-        raise CheckpointError("corrupt optimizer state: its 'state' entry is not a dict")
-    saved = state_dict["param_groups"]
-    if not all(isinstance(g, dict) for g in saved):
-        raise CheckpointError("corrupt optimizer state: a param group is not a dict")
-    saved_names = [g.get("name") for g in saved]
-    ours = optimizer.param_groups
-    our_names = [g["name"] for g in ours]
-    if saved_names != our_names:
-        hint = " (it was not saved from an lrspec-compiled optimizer)" if any(n is None for n in saved_names) else ""
-        raise CheckpointError(
-            f"optimizer state does not belong to this plan: its param groups are {saved_names}, "
-            f"this optimizer's are {our_names}{hint}"
-        )
-    groups: list[dict[str, Any]] = []
-    for sg, og in zip(saved, ours):
-        params = sg.get("params")
-        if not isinstance(params, list) or len(params) != len(og["params"]):
-            n = len(params) if isinstance(params, list) else params
-            raise CheckpointError(
-                f"optimizer state does not belong to this plan: group {og['name']!r} has {n} parameters "
-                f"in the state and {len(og['params'])} here"
-            )
-        for key, value in og.items():
-            if key in ("params", "lr", "initial_lr", "name", *IMPLEMENTATION_KEYS) or key not in sg:
-                continue
-            if key in ("weight_decay", *type(plan.optimizer).model_fields) and not _same(sg[key], value):
-                raise CheckpointError(
-                    f"optimizer state does not belong to this plan: group {og['name']!r} was saved with "
-                    f"{key}={sg[key]!r}, the plan says {value!r}"
-                )
-        fixed = dict(sg)
-        for key in IMPLEMENTATION_KEYS:
-            if key in og:
-                fixed[key] = og[key]
-        groups.append(fixed)
-    return {**state_dict, "param_groups": groups}
-
-
-def install_state_check(optimizer: torch.optim.Optimizer, plan: Plan) -> None:
-    """Make ``optimizer.load_state_dict`` run :func:`check_optimizer_state` first."""
-
-    def hook(opt: torch.optim.Optimizer, state_dict: Any) -> dict[str, Any]:
-        return check_optimizer_state(opt, plan, state_dict)
-
-    optimizer.register_load_state_dict_pre_hook(hook)

@@ -1,22 +1,29 @@
 """The lrspec scheduler: a ``torch.optim.lr_scheduler.LRScheduler`` that runs a Plan's timeline.
 
-Step convention: ``t`` (``scheduler.last_epoch``) counts the optimizer updates already
-applied; the first update uses ``t = 0``. Call ``optimizer.step()`` then ``scheduler.step()``
-once per update (torch's order). Constructing the scheduler sets every group's lr to its
-value at ``t = 0``.
+Step convention: ``t`` (``scheduler.last_epoch``) counts ``scheduler.step()`` calls, like
+torch's own schedulers; the first update uses ``t = 0``. Call ``optimizer.step()`` then
+``scheduler.step()`` once per update (torch's order), and ``t`` equals the number of updates
+applied. A step that ``torch.amp.GradScaler`` skips (inf/NaN gradients) still advances ``t`` when
+you call ``scheduler.step()`` after it, as with every torch scheduler (HF Trainer and accelerate's
+``AcceleratedScheduler`` do not step the scheduler on a skipped step). When the two counts drift
+apart systematically, a :class:`lrspec_torch.clock.LrSpecClockWarning` says so (once).
+Constructing the scheduler sets every group's lr to its value at ``t = 0``.
 
 What it does at each ``t``:
 
 * every param group's ``"lr"`` is ``group.lr * m(t)`` computed in closed form from the plan
   (no recursive multiplication, so no drift), or ``0.0`` while the group is frozen;
-* freeze-until: parameters frozen until update ``N`` are in the optimizer from the start;
-  an optimizer step pre-hook discards (sets to ``None``) any gradient they carry at every
-  ``optimizer.step()`` with ``t < N``, so they get no update, no optimizer state and no
-  weight decay, whoever set the gradient. From ``t = N`` on they train, with optimizer state
-  created fresh at ``N`` (the schedule clock does not restart). Their ``requires_grad``
-  stays True (DistributedDataParallel registers gradients to all-reduce once, when it wraps
-  the model); with ``skip_frozen_backward=True`` (single process only) it is False while
-  they are frozen so backward skips them, and set back to True when ``t`` reaches ``N``.
+* freeze-until: parameters frozen until update ``N`` are in the optimizer from the start, keep
+  ``requires_grad=True`` (DistributedDataParallel registers gradients to all-reduce once, when
+  it wraps the model) and behave as if they had no gradient while ``t < N``: a
+  :class:`lrspec_torch.freezing.GradGate` sets their ``.grad`` to None as soon as backward
+  accumulates it (so gradient clipping and norm logging never see it, in one process and under
+  DDP), before every ``optimizer.step()``, and after the closure of ``optimizer.step(closure)``
+  (Lightning's automatic optimization). They get no update, no optimizer state and no weight
+  decay; from ``t = N`` on they train, with optimizer state created fresh at ``N`` (the schedule
+  clock does not restart). With ``skip_frozen_backward=True`` (single process only)
+  ``requires_grad`` is False while they are frozen so backward skips them, and set back to True
+  when ``t`` reaches ``N``.
 
 State: :meth:`state_dict` is plain data (``t``, the step count, the plan's fingerprint and
 group names), loadable with ``torch.load(..., weights_only=True)``. :meth:`load_state_dict`
@@ -35,6 +42,8 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrspec.errors import CheckpointError, TargetError
 from lrspec.plan import Plan, PlanGroup
+from lrspec_torch.clock import ClockWatch
+from lrspec_torch.freezing import GradGate
 
 __all__ = ["STATE_FORMAT", "PlanScheduler"]
 
@@ -67,12 +76,24 @@ class PlanScheduler(LRScheduler):
         self._unfreezing: tuple[tuple[int, PlanGroup], ...] = tuple(
             (i, g) for i, g in enumerate(groups) if g.frozen_until is not None
         )
+        self.clock = ClockWatch()
+        self._counting = False
+        #: the gradient gates of this plan's frozen tensors (kept alive here; see lrspec_torch.freezing)
+        self.gates: list[GradGate] = []
+        if not self.skip_frozen_backward:
+            for i, g in self._unfreezing:
+                self.gates.append(GradGate(optimizer.param_groups[i]["params"], self._frozen_now(g)))
         self._step_hook = optimizer.register_step_pre_hook(self._discard_frozen_grads)
+        self._update_hook = optimizer.register_step_post_hook(lambda *_: self.clock.update())
         for pg, g in zip(optimizer.param_groups, groups):
             # base lr before schedule and freezes (torch's LRScheduler convention: base_lrs)
             pg.setdefault("initial_lr", g.lr)
         super().__init__(optimizer)
+        self._counting = True
         self._sync_requires_grad()
+
+    def _frozen_now(self, group: PlanGroup) -> Any:
+        return lambda: group.is_frozen_at(self.last_epoch)
 
     @property
     def plan_groups(self) -> tuple[PlanGroup, ...]:
@@ -98,12 +119,34 @@ class PlanScheduler(LRScheduler):
         t = self.last_epoch if t is None else t
         return [g.name for g in self._plan_groups if g.is_frozen_at(t)]
 
-    def _discard_frozen_grads(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    def _discard_now(self) -> None:
         t = self.last_epoch
         for i, g in self._unfreezing:
             if g.is_frozen_at(t):
-                for p in optimizer.param_groups[i]["params"]:
+                for p in self.optimizer.param_groups[i]["params"]:
                     p.grad = None
+
+    def _discard_frozen_grads(
+        self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        """Step pre-hook: discard frozen gradients now and, for ``step(closure)``, again after
+        the closure has run its backward (torch calls pre-hooks before the closure)."""
+        self._discard_now()
+        if not self._unfreezing:
+            return None
+        # torch passes the bound call's arguments: args[0] is the optimizer itself
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
+        if closure is None:
+            return None
+
+        def gated_closure() -> Any:
+            loss = closure()
+            self._discard_now()
+            return loss
+
+        if "closure" in kwargs:
+            return tuple(args), {**kwargs, "closure": gated_closure}
+        return (args[0], gated_closure, *args[2:]), dict(kwargs)
 
     def _sync_requires_grad(self) -> None:
         if not self.skip_frozen_backward:
@@ -118,6 +161,8 @@ class PlanScheduler(LRScheduler):
     def step(self, epoch: int | None = None) -> None:
         """Advance ``t`` by one (call after ``optimizer.step()``) and set the new lrs."""
         super().step(epoch)
+        if self._counting:
+            self.clock.tick()
         self._sync_requires_grad()
 
     def state_dict(self) -> dict[str, Any]:
@@ -135,7 +180,23 @@ class PlanScheduler(LRScheduler):
         """Restore ``t`` from :meth:`state_dict` output and set the lrs of that ``t``.
 
         Raises :class:`lrspec.CheckpointError` when the state is not an lrspec scheduler
-        state, is corrupt, or was saved for a different plan (fingerprint mismatch).
+        state, is corrupt, or was saved for a different plan (fingerprint mismatch); a refused
+        state changes nothing.
+        """
+        t, count = self.check_state_dict(state_dict)
+        self.last_epoch = t
+        self._step_count = count
+        lrs = self.get_lr()
+        for pg, lr in zip(self.optimizer.param_groups, lrs):
+            pg["lr"] = lr
+        self._last_lr = list(lrs)
+        self.clock.reset()
+        self._sync_requires_grad()
+
+    def check_state_dict(self, state_dict: Any) -> tuple[int, int]:
+        """Validate a :meth:`state_dict` output for this plan; returns ``(t, step_count)``.
+
+        Raises :class:`lrspec.CheckpointError` as :meth:`load_state_dict` says; changes nothing.
         """
         if not isinstance(state_dict, Mapping):
             raise CheckpointError(f"scheduler state must be a dict, got {type(state_dict).__name__}")
@@ -163,10 +224,4 @@ class PlanScheduler(LRScheduler):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise CheckpointError(f"corrupt scheduler state: {key} = {value!r} is not a non-negative integer")
         assert isinstance(t, int) and isinstance(count, int)
-        self.last_epoch = t
-        self._step_count = count
-        lrs = self.get_lr()
-        for pg, lr in zip(self.optimizer.param_groups, lrs):
-            pg["lr"] = lr
-        self._last_lr = list(lrs)
-        self._sync_requires_grad()
+        return t, count

@@ -12,6 +12,7 @@ groups (:func:`settings_per_match`), not once per name.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "Rule",
     "Settings",
     "cascade",
+    "checked_product",
     "deciding_groups",
     "group_lr",
     "group_weight_decay",
@@ -63,23 +65,38 @@ def _freeze_of(value: Any) -> tuple[bool, int | None]:
     return False, None
 
 
+def checked_product(base: float, mult: float, what: str, where: str) -> float:
+    """``base * mult``, or ResolveError when it overflows to inf or underflows to 0 (both
+    factors non-zero): a float64 cannot hold the value the spec asks for."""
+    value = base * mult
+    if not math.isfinite(value) or (value == 0 and base != 0 and mult != 0):
+        kind = "overflows to inf" if not math.isfinite(value) else "underflows to 0"
+        raise ResolveError(f"{where}: {what} = {base!r} * {mult!r} {kind} (outside the range of a float64)")
+    return value
+
+
 def group_lr(spec: Spec, group: Group) -> float | None:
     """The lr ``group`` sets: its ``lr``, else ``optimizer.lr * lr_mult``, else None (it
-    leaves the lr to earlier matching groups or the optimizer)."""
+    leaves the lr to earlier matching groups or the optimizer). ResolveError on overflow."""
     if group.lr is not None:
         return group.lr
     if group.lr_mult is not None:
-        return spec.optimizer.lr * group.lr_mult
+        return checked_product(spec.optimizer.lr, group.lr_mult, "optimizer.lr * lr_mult", f"group {group.name!r}")
     return None
 
 
 def group_weight_decay(spec: Spec, group: Group) -> float | None:
     """The weight decay ``group`` sets: its ``weight_decay``, else
-    ``optimizer.weight_decay * decay_mult``, else None."""
+    ``optimizer.weight_decay * decay_mult``, else None. ResolveError on overflow."""
     if group.weight_decay is not None:
         return group.weight_decay
     if group.decay_mult is not None:
-        return spec.optimizer.weight_decay * group.decay_mult
+        return checked_product(
+            spec.optimizer.weight_decay,
+            group.decay_mult,
+            "optimizer.weight_decay * decay_mult",
+            f"group {group.name!r}",
+        )
     return None
 
 
@@ -110,6 +127,7 @@ class Settings:
     frozen: bool
     frozen_until: int | None
     key: tuple[Any, ...]
+    freeze_statistics: bool = False
 
 
 def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: bool = True) -> Settings:
@@ -122,6 +140,7 @@ def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: boo
     lr = opt.lr
     wd = opt.weight_decay
     freeze: Any = None
+    freeze_statistics: str | None = None  # the last matching group setting freeze_statistics: true
     schedule: Any = spec.schedule
     hyper: dict[str, Any] = {h: getattr(opt, h) for h in FAMILY_HYPERPARAMETERS[family]}
     setters: dict[str, str] = {}
@@ -134,6 +153,8 @@ def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: boo
             wd = rule.weight_decay
         if g.freeze is not None:
             freeze = g.freeze
+        if g.freeze_statistics is not None:
+            freeze_statistics = g.name if g.freeze_statistics else None
         if g.schedule is not None:
             schedule = g.schedule
         for h, v in rule.hyperparameters.items():
@@ -150,6 +171,12 @@ def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: boo
             f"dampening={hyper['dampening']} (set by: {who})"
         )
     permanent, until = _freeze_of(freeze)
+    if check and freeze_statistics is not None and not permanent:
+        raise ResolveError(
+            f"group {freeze_statistics!r} sets freeze_statistics: true, but parameters matched by groups "
+            f"{list(names)} are not permanently frozen (effective freeze: {_freeze_text(freeze)}); "
+            "freeze_statistics needs freeze: true"
+        )
     if permanent:
         lr, wd = 0.0, 0.0
         hyper = {h: getattr(opt, h) for h in FAMILY_HYPERPARAMETERS[family]}
@@ -160,8 +187,17 @@ def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: boo
         float(wd),
         tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in sorted(hyper.items())),
         _schedule_key(schedule),
+        freeze_statistics is not None,
     )
-    return Settings(tuple(gis), names, float(lr), float(wd), hyper, schedule, permanent, until, key)
+    return Settings(
+        tuple(gis), names, float(lr), float(wd), hyper, schedule, permanent, until, key, freeze_statistics is not None
+    )
+
+
+def _freeze_text(freeze: Any) -> str:
+    if isinstance(freeze, FreezeUntil):
+        return f"until_step {freeze.until_step}"
+    return "none" if freeze is None else str(freeze).lower()
 
 
 def deciding_groups(rules: Sequence[Rule], gis: tuple[int, ...]) -> tuple[int, ...]:
@@ -175,6 +211,8 @@ def deciding_groups(rules: Sequence[Rule], gis: tuple[int, ...]) -> tuple[int, .
             last["weight_decay"] = gi
         if rule.group.freeze is not None:
             last["freeze"] = gi
+        if rule.group.freeze_statistics is not None:
+            last["freeze_statistics"] = gi
         if rule.group.schedule is not None:
             last["schedule"] = gi
         for h in rule.hyperparameters:

@@ -1,7 +1,8 @@
 """Layer decay: the cascade's lr times ``rate ** (D - 1 - d)`` for a parameter at layer depth d of D.
 
 Depths come from :func:`lrspec.resolve.matching.layer_depths` (-1: no layer, factor 1).
-Permanently frozen parameters keep lr 0 and get no factor. The factor is computed once per
+Permanently frozen parameters keep lr 0 and get no factor. A factor or an lr that overflows
+to inf or underflows to 0 is a ResolveError (never a silent inf or 0). The factor is computed once per
 distinct (set of matched groups, layer) combination ("combo").
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lrspec.errors import ResolveError
 from lrspec.resolve.cascade import Settings
 from lrspec.resolve.matching import first_appearance
 from lrspec.spec.models import Spec
@@ -37,8 +39,22 @@ class Combos:
 
 
 def layer_decay_factors(rate: float, num_layers: int) -> npt.NDArray[np.float64]:
-    """``rate ** (D - 1 - d)`` for d = 0 .. D-1 (math.pow per exponent: bit-identical to the scalar formula)."""
-    return np.array([math.pow(rate, num_layers - 1 - d) for d in range(num_layers)], dtype=np.float64)
+    """``rate ** (D - 1 - d)`` for d = 0 .. D-1 (math.pow per exponent: bit-identical to the scalar formula).
+
+    Raises ResolveError when a factor overflows or underflows to 0 (a float64 cannot hold it)."""
+    out = np.empty(num_layers, dtype=np.float64)
+    for d in range(num_layers):
+        try:
+            out[d] = math.pow(rate, num_layers - 1 - d)
+        except OverflowError:
+            out[d] = math.inf
+        if not math.isfinite(out[d]) or out[d] == 0:
+            kind = "overflows to inf" if out[d] != 0 else "underflows to 0"
+            raise ResolveError(
+                f"layer_decay: the factor of layer {d} of {num_layers}, rate ** {num_layers - 1 - d} = "
+                f"{rate!r} ** {num_layers - 1 - d}, {kind} (outside the range of a float64)"
+            )
+    return out
 
 
 def layer_decayed(
@@ -58,5 +74,17 @@ def layer_decayed(
     base_frozen = np.array([b.frozen for b in bases], dtype=bool)
     factor = np.ones(len(combo_rows), dtype=np.float64)
     decayed = (combo_depth >= 0) & ~base_frozen[combo_match]
-    factor[decayed] = layer_decay_factors(rate, num_layers)[combo_depth[decayed]]
-    return Combos(combo_of_name, combo_match, combo_depth, base_lr[combo_match] * factor)
+    if decayed.any():
+        factor[decayed] = layer_decay_factors(rate, num_layers)[combo_depth[decayed]]
+    with np.errstate(over="ignore", under="ignore"):
+        lr = base_lr[combo_match] * factor
+    bad = np.flatnonzero(decayed & (~np.isfinite(lr) | (lr == 0)))
+    if len(bad):
+        c = int(bad[0])
+        b = bases[int(combo_match[c])]
+        raise ResolveError(
+            f"layer_decay: the lr of the parameters matched by {f'groups {list(b.names)}' if b.names else 'no group'} "
+            f"at layer {int(combo_depth[c])}, {b.lr!r} * {float(factor[c])!r}, {'overflows to inf' if lr[c] != 0 else 'underflows to 0'} "
+            "(outside the range of a float64)"
+        )
+    return Combos(combo_of_name, combo_match, combo_depth, lr)

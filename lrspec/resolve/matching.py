@@ -9,31 +9,62 @@ unmatched parameters under ``unmatched: error``) is collected, so that one
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from lrspec.spec.models import Spec
-from lrspec.spec.patterns import NameIndex, compile_pattern
+from lrspec.spec.patterns import NameIndex, PatternError, compile_pattern
 
 __all__ = ["first_appearance", "layer_depths", "match_groups", "unmatched_errors"]
 
 
-def _closest(word: str, names: Sequence[str]) -> list[str]:
-    pool = names if len(names) <= 5000 else names[:5000]
-    return difflib.get_close_matches(word.replace("*", ""), list(pool), n=3, cutoff=0.5)
+HINTED_PATTERNS = 5
+"""Patterns that match nothing get a "closest names" hint only for the first few (each costs a
+fuzzy search), so that 200 mistyped patterns against 100k names still report at once."""
+HINT_POOL = 5000
+"""The fuzzy search looks at this many names at most; beyond it, at name shapes (digit runs
+folded to ``0``, deduplicated: a transformer's 100k names are a few dozen shapes)."""
 
 
-def _names_hint(names: Sequence[str], pattern: str) -> str:
-    close = _closest(pattern, names)
-    shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
-    hint = f"; closest names: {', '.join(close)}" if close else ""
-    return f"{hint}; the parameters are: {shown}"
+class _Hints:
+    """The "; closest names: ...; the parameters are: ..." tail of a no-match error: the
+    listing and the fuzzy pool built once per resolve, the search run for the first
+    :data:`HINTED_PATTERNS` patterns only."""
+
+    def __init__(self, names: Sequence[str]):
+        self.names = names
+        self.used = 0
+        self._shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+        self._pool: dict[str, str] | None = None
+
+    def _closest(self, word: str) -> list[str]:
+        fold = len(self.names) > HINT_POOL
+        if self._pool is None:
+            pool: dict[str, str] = {}
+            for name in self.names:
+                pool.setdefault(_DIGITS.sub("0", name) if fold else name, name)
+                if len(pool) >= HINT_POOL:
+                    break
+            self._pool = pool
+        query = word.replace("*", "")[:200]
+        query = _DIGITS.sub("0", query) if fold else query
+        return [self._pool[k] for k in difflib.get_close_matches(query, list(self._pool), n=3, cutoff=0.5)]
+
+    def __call__(self, pattern: str) -> str:
+        self.used += 1
+        close = self._closest(pattern) if self.used <= HINTED_PATTERNS else []
+        hint = f"; closest names: {', '.join(close)}" if close else ""
+        return f"{hint}; the parameters are: {self._shown}"
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def layer_depths(
-    spec: Spec, names: Sequence[str], index: NameIndex
+    spec: Spec, names: Sequence[str], index: NameIndex, hints: _Hints | None = None
 ) -> tuple[npt.NDArray[np.int64], list[str], list[str]]:
     """Per-name layer depth (-1: no layer) and the expanded layer labels, input side first.
 
@@ -46,16 +77,19 @@ def layer_depths(
     if spec.layer_decay is None:
         return depth, [], errors
     labels: list[str] = []
+    hints = hints or _Hints(names)
     for j, source in enumerate(spec.layer_decay.layers):
         pattern = compile_pattern(source, allow_index=True)
         if pattern.has_index:
-            rows, values = index.match_indices(pattern)
+            try:
+                rows, values = index.match_indices(pattern)
+            except PatternError as exc:
+                errors.append(f"layer_decay.layers[{j}]: {exc}")
+                continue
         else:
             rows, values = index.match_array(pattern), None
         if len(rows) == 0:
-            errors.append(
-                f"layer_decay.layers[{j}]: pattern {source!r} matches no parameter" + _names_hint(names, source)
-            )
+            errors.append(f"layer_decay.layers[{j}]: pattern {source!r} matches no parameter" + hints(source))
             continue
         free = depth[rows] < 0  # names an earlier pattern decided keep their layer
         rows = rows[free]
@@ -71,7 +105,9 @@ def layer_depths(
     return depth, labels, errors
 
 
-def match_groups(spec: Spec, names: Sequence[str], index: NameIndex) -> tuple[npt.NDArray[np.bool_], list[str]]:
+def match_groups(
+    spec: Spec, names: Sequence[str], index: NameIndex, hints: _Hints | None = None
+) -> tuple[npt.NDArray[np.bool_], list[str]]:
     """(``matched[name, group]``: whether group ``group``'s patterns match ``name``, errors).
 
     A pattern of a non-optional group that matches no parameter is an error. The matrix has
@@ -80,6 +116,7 @@ def match_groups(spec: Spec, names: Sequence[str], index: NameIndex) -> tuple[np
     groups = spec.groups
     matched = np.zeros((len(names), max(len(groups), 1)), dtype=bool)
     errors: list[str] = []
+    hints = hints or _Hints(names)
     for gi, group in enumerate(groups):
         for j, source in enumerate(group.params):
             hits = index.match_array(compile_pattern(source))
@@ -88,7 +125,7 @@ def match_groups(spec: Spec, names: Sequence[str], index: NameIndex) -> tuple[np
             elif not group.optional:
                 errors.append(
                     f"groups[{gi}].params[{j}] (group {group.name!r}): pattern {source!r} matches no parameter"
-                    + _names_hint(names, source)
+                    + hints(source)
                     + " (set optional: true on the group to allow this)"
                 )
     return matched, errors

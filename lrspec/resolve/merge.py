@@ -84,6 +84,7 @@ def merge(
                 frozen=base.frozen,
                 frozen_until=base.frozen_until,
                 layer=layer,
+                freeze_statistics=base.freeze_statistics,
             )
         )
     return Plan(

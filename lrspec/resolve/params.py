@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,11 +13,23 @@ __all__ = ["Shape", "normalize_params"]
 Shape = tuple[int, ...]
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _dim(d: Any) -> int:
+    """An integer dimension: ints and integer-like objects (numpy ints, via ``__index__``);
+    never a float or bool (``int(2.7)`` would silently truncate)."""
+    if isinstance(d, bool):
+        raise TypeError("a bool is not a dimension")
+    return operator.index(d)
+
+
 def normalize_params(params: Iterable[str] | Mapping[str, Any]) -> tuple[list[str], list[Shape | None]]:
     """Names (and shapes, if a mapping name -> shape was given), validated.
 
     Raises ResolveError for a string instead of an iterable, a name that is not a non-empty
-    string without newlines, a name listed twice, or a shape that is not a sequence of ints.
+    string without newlines, a name listed twice, or a shape that is not a sequence of ints
+    (floats and bools are refused, never truncated; dimensions fit in int64).
     """
     if isinstance(params, (str, bytes)):
         raise ResolveError("params must be an iterable of names or a mapping name -> shape, not a string")
@@ -44,9 +57,13 @@ def normalize_params(params: Iterable[str] | Mapping[str, Any]) -> tuple[list[st
             shapes.append(None)
             continue
         try:
-            dims = tuple(int(d) for d in shape)
+            dims = tuple(_dim(d) for d in shape)
         except (TypeError, ValueError):
-            raise ResolveError(f"invalid shape for {name!r}: {shape!r}") from None
+            raise ResolveError(
+                f"invalid shape for {name!r}: {shape!r} (a shape is a sequence of integers; 2.7 or True is not one)"
+            ) from None
+        if any(d > INT64_MAX for d in dims):
+            raise ResolveError(f"invalid shape for {name!r}: {shape!r} (a dimension beyond int64)")
         if any(d < 0 for d in dims):
             raise ResolveError(f"invalid shape for {name!r}: {shape!r} (negative dimension)")
         shapes.append(dims)

@@ -1,9 +1,11 @@
 """Load a spec file (.json, .yaml, .yml) into a :class:`~lrspec.spec.Spec`.
 
 YAML is read with a safe loader only: tags such as ``!!python/object`` are errors, never
-executed. Two YAML 1.1 pitfalls are fixed: ``1e-5`` is a float (PyYAML reads it as a
-string), and a key repeated in one mapping is an error instead of silently keeping the
-last value. Positions of every key are kept so that errors say ``file:line:col``.
+executed. Scalars follow the YAML 1.2 core schema (:mod:`lrspec.spec.yaml12`: ``1e-5`` is a
+float, ``yes``/``on`` are strings, ``010`` is an error, ``1:30`` a string), and a key repeated
+in one mapping is an error instead of silently keeping the last value. Bounds: a spec file
+is a regular file of at most :data:`MAX_SPEC_BYTES`, at most :data:`MAX_NODES` nodes and
+:data:`MAX_DEPTH` levels deep. Positions of every key are kept so that errors say ``file:line:col``.
 JSON is parsed with :mod:`json` (duplicate keys rejected, NaN/Infinity rejected); its
 positions come from reading the same text with the YAML composer, which accepts JSON.
 """
@@ -12,42 +14,31 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 
 from lrspec.errors import Problem, SpecError
+from lrspec.spec.files import FileRefused, read_bounded_text
 from lrspec.spec.locations import Path, format_path
 from lrspec.spec.models import Spec
 from lrspec.spec.validation import validate_spec_data
+from lrspec.spec.yaml12 import SpecLoader
 
 __all__ = ["load", "load_text", "parse_text"]
 
-_FLOAT_RE = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-
-
-class _SpecLoader(yaml.SafeLoader):
-    """SafeLoader that reads ``1e-5`` as a float (YAML 1.2 style)."""
-
-
-_SpecLoader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_SpecLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_RE, list("-+0123456789."))
+_SpecLoader = SpecLoader
 
 
 MAX_NODES = 100_000
 """Largest document accepted, in nodes after expanding aliases (guards against alias bombs)."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted (a spec needs about 10)."""
+
+MAX_SPEC_BYTES = 1 << 20
+"""Largest spec file accepted, in bytes (1 MiB): checked from the file's size before reading."""
 
 
 def _positions(
@@ -70,6 +61,8 @@ def _positions(
     def walk(node: yaml.Node, path: Path) -> None:
         nonlocal count
         count += 1
+        if len(path) > MAX_DEPTH:
+            raise fail(node, f"nested too deeply (more than {MAX_DEPTH} levels of mappings and lists)")
         if count > MAX_NODES:
             raise fail(node, f"the document is too large (more than {MAX_NODES} nodes once aliases are expanded)")
         if id(node) in active:
@@ -117,7 +110,13 @@ def _compose(text: str) -> yaml.Node | None:
 def _duplicate_error(dupes: list[tuple[Path, int, int]], file: str | None) -> SpecError:
     return SpecError(
         [
-            Problem(format_path(p), f"duplicate key {p[-1]!r} (the parser would silently keep the last one)", file=file, line=ln, column=col)
+            Problem(
+                format_path(p),
+                f"duplicate key {p[-1]!r} (the parser would silently keep the last one)",
+                file=file,
+                line=ln,
+                column=col,
+            )
             for p, ln, col in dupes
         ],
         file=file,
@@ -138,11 +137,20 @@ def _parse_json(text: str, file: str | None) -> tuple[Any, dict[Path, tuple[int,
 
     if not text.strip():
         raise SpecError(Problem("", "the file is empty", file=file), file=file)
+    depth_problem = _json_depth_problem(text, file)
+    if depth_problem is not None:
+        raise depth_problem
     try:
         # NaN/Infinity parse as floats so that validation reports them at their field
         data = json.loads(text, object_pairs_hook=no_dupes)
+    except RecursionError:
+        raise SpecError(
+            Problem("", f"invalid JSON: nested too deeply (more than {MAX_DEPTH} levels)", file=file), file=file
+        ) from None
     except json.JSONDecodeError as exc:
-        raise SpecError(Problem("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno), file=file) from None
+        raise SpecError(
+            Problem("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno, column=exc.colno), file=file
+        ) from None
     except ValueError as exc:
         failure: str = str(exc)
     else:
@@ -162,11 +170,41 @@ def _parse_json(text: str, file: str | None) -> tuple[Any, dict[Path, tuple[int,
     return data, positions
 
 
+def _json_depth_problem(text: str, file: str | None) -> SpecError | None:
+    """A SpecError if brackets nest deeper than :data:`MAX_DEPTH` (strings skipped), before
+    anything recursive reads the text."""
+    depth = 0
+    in_string = escaped = False
+    line = 1
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                message = f"invalid JSON: nested too deeply (more than {MAX_DEPTH} levels of objects and arrays)"
+                return SpecError(Problem("", message, file=file, line=line), file=file)
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "\n":
+            line += 1
+    return None
+
+
 def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tuple[Any, dict[Path, tuple[int, int]]]:
     """Parse spec text into plain data and a map path -> (line, column). No validation.
 
     ``fmt`` is ``"yaml"`` or ``"json"``. Raises SpecError for syntax errors, duplicate keys,
-    YAML tags, recursive aliases and alias bombs, an empty document.
+    YAML tags, recursive aliases and alias bombs, nesting deeper than :data:`MAX_DEPTH`,
+    scalars that cannot be constructed, an empty document. YAML follows the 1.2 core
+    schema (:mod:`lrspec.spec.yaml12`).
     """
     if fmt == "json":
         return _parse_json(text, file)
@@ -202,21 +240,23 @@ def load_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> Spec:
 def load(path: str | os.PathLike[str]) -> Spec:
     """Load and validate a spec file; the format is chosen by the suffix (.json, .yaml, .yml).
 
-    Raises :class:`lrspec.SpecError` for a missing/unreadable file, a syntax error, or an
-    invalid spec; every problem carries ``file:line:col`` where known.
+    Raises :class:`lrspec.SpecError` for a missing/unreadable file, a file that is not a
+    regular file (a FIFO, a device, a directory) or is larger than :data:`MAX_SPEC_BYTES`
+    (checked before reading), a syntax error, or an invalid spec; every problem carries
+    ``file:line:col`` where known.
     """
     p = FsPath(path)
     name = str(path)
     suffix = p.suffix.lower()
     if suffix not in (".json", ".yaml", ".yml"):
-        raise SpecError(Problem("", f"unsupported spec file type {suffix or '(none)'!r}: use .json, .yaml or .yml", file=name), file=name)
+        raise SpecError(
+            Problem("", f"unsupported spec file type {suffix or '(none)'!r}: use .json, .yaml or .yml", file=name),
+            file=name,
+        )
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bounded_text(p, MAX_SPEC_BYTES, "spec file")
     except FileNotFoundError:
         raise SpecError(Problem("", "file not found", file=name), file=name) from None
-    except IsADirectoryError:
-        raise SpecError(Problem("", "is a directory, not a spec file", file=name), file=name) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(Problem("", f"cannot read file: {exc}", file=name), file=name) from None
+    except FileRefused as exc:
+        raise SpecError(Problem("", str(exc), file=name), file=name) from None
     return load_text(text, fmt="json" if suffix == ".json" else "yaml", file=name)
-

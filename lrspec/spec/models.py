@@ -82,7 +82,6 @@ __all__ = [
 ]
 
 
-
 # --------------------------------------------------------------------------------------
 # Groups and layer decay
 # --------------------------------------------------------------------------------------
@@ -137,6 +136,12 @@ class Group(SpecNode):
     freeze: Freeze | None = Field(
         None, description="true: never trained; false: trained (unfreezes an earlier match); {until_step: N}."
     )
+    freeze_statistics: bool | None = Field(
+        None,
+        description="Opt-in, only for permanently frozen parameters: also keep the normalization layers owning "
+        "them in inference mode (running statistics not updated), like Keras's trainable=False. Default: false "
+        "(a freeze stops updates only).",
+    )
     schedule: Schedule | None = Field(None, description="Schedule for these parameters (overrides the default).")
     momentum: NonNegFloat | None = Field(None, description="sgd, rmsprop: momentum override.")
     dampening: NonNegFloat | None = Field(None, description="sgd: dampening override.")
@@ -147,9 +152,7 @@ class Group(SpecNode):
     alpha: Annotated[float, Field(ge=0, le=1)] | None = Field(None, description="rmsprop: alpha override.")
     centered: bool | None = Field(None, description="rmsprop: centered override.")
     lr_decay: NonNegFloat | None = Field(None, description="adagrad: lr_decay override.")
-    initial_accumulator_value: NonNegFloat | None = Field(
-        None, description="adagrad: initial accumulator override."
-    )
+    initial_accumulator_value: NonNegFloat | None = Field(None, description="adagrad: initial accumulator override.")
 
     def hyperparameters_set(self) -> dict[str, Any]:
         """The family hyperparameters this group sets (fields that are not None)."""

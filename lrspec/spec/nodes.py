@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "AdagradOptimizer",
@@ -24,6 +25,7 @@ __all__ = [
     "LinearSchedule",
     "MultiStepSchedule",
     "NonNegFloat",
+    "INT64_MAX",
     "NonNegInt",
     "OptimizerSpec",
     "PiecewiseSchedule",
@@ -49,8 +51,25 @@ class SpecNode(BaseModel):
 
 PosFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
-PosInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+INT64_MAX = 2**63 - 1
+"""The largest integer setting (step counts, boundaries): every framework stores them as int64."""
+
+
+def _int64(value: int) -> int:
+    if value > INT64_MAX:
+        raise PydanticCustomError(
+            "int64_range",
+            "must be at most 2**63 - 1 = {limit} (an int64), got {digits}",
+            {
+                "limit": INT64_MAX,
+                "digits": str(value) if len(str(value)) <= 30 else f"a {len(str(value))}-digit integer",
+            },
+        )
+    return value
+
+
+PosInt = Annotated[int, Field(gt=0), AfterValidator(_int64)]
+NonNegInt = Annotated[int, Field(ge=0), AfterValidator(_int64)]
 Beta = Annotated[float, Field(ge=0, lt=1)]
 
 

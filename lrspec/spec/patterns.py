@@ -1,20 +1,24 @@
-"""Name patterns: globs and ``re:`` regexes over canonical parameter names.
+r"""Name patterns: globs and ``re:`` regexes over canonical parameter names.
 
-* A glob follows :mod:`fnmatch` rules, case-sensitive: ``*`` matches any run of characters
-  *including dots* (``*.bias`` matches ``features.0.bias``), ``?`` one character,
-  ``[seq]``/``[!seq]`` a character class.
-* ``re:<regex>`` is a Python regular expression that must match the whole name
-  (``re.fullmatch``).
+* A glob follows :func:`fnmatch.fnmatchcase`, case-sensitive: ``*`` matches any run of
+  characters *including dots* (``*.bias`` matches ``features.0.bias``), ``?`` one character,
+  ``[seq]``/``[!seq]`` a character class; a reversed range (``[z-a]``) is an error.
+  Translation: :mod:`lrspec.spec.globs` (linear time in the name's length).
+* ``re:<regex>`` is an RE2 regular expression (https://github.com/google/re2/wiki/Syntax)
+  that must match the whole name. RE2 runs in time linear in the name's length, so no
+  pattern can hang resolution (``re:(a+)+b`` included). It has no lookaround, backreferences,
+  possessive quantifiers or conditional groups (such a pattern is a clear error), and its
+  ``\d``, ``\w``, ``\s``, ``\b`` are ASCII-only.
 * In ``layer_decay.layers`` a pattern may contain ``{i}`` once; it matches a non-negative
-  integer (``[0-9]+``) and the index found becomes part of the layer's identity.
+  integer (in a glob: a whole run of digits) and the index found becomes part of the
+  layer's identity; an index beyond int64 is an error.
 
-Matching many names is done by one regex scan per pattern over all names joined with
-newlines (C speed): the pattern becomes ``\n(?:body)(?=\n)``, whose literal prefix lets the
-regex engine jump from line to line. That is what makes 100k names x 50 patterns resolve in
-well under a second. It is only correct when the pattern cannot match a newline: globs are
-translated so that they cannot, and ``re:`` regexes are analysed (:func:`regex_is_line_safe`);
-a regex that could match a newline (``[^.]``, ``\\s``, ``(?s).``, ``\\A``, global inline flags, ...)
-falls back to ``fullmatch`` per name, which gives the same result, only slower.
+Matching many names is done by one scan per pattern over all names joined with newlines (C
+speed): a glob becomes ``\n(?:body)(?=\n)`` for Python's :mod:`re`, whose literal prefix lets
+the engine jump from line to line; a ``re:`` pattern becomes ``(?m)^(?:body)$`` for RE2 with
+``never_nl`` (no match can contain a newline), over the UTF-8 bytes. Both give exactly the
+names a ``fullmatch`` per name accepts. :func:`regex_is_line_safe` is the older analysis of
+Python regexes that cannot match a newline (kept as a utility).
 """
 
 from __future__ import annotations
@@ -28,51 +32,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import re2  # type: ignore[import-untyped]
 
 from lrspec.errors import LrSpecError
+from lrspec.spec.globs import GlobError, glob_to_regex
 
 REGEX_PREFIX = "re:"
 INDEX_PLACEHOLDER = "{i}"
-
-
-def _glob_to_regex(glob: str) -> str:
-    """Translate a glob into a regex body whose wildcards never cross a newline."""
-    out: list[str] = []
-    i, n = 0, len(glob)
-    while i < n:
-        c = glob[i]
-        i += 1
-        if c == "*":
-            while i < n and glob[i] == "*":
-                i += 1
-            out.append(r"[^\n]*")
-        elif c == "?":
-            out.append(r"[^\n]")
-        elif c == "[":
-            j = i
-            if j < n and glob[j] == "!":
-                j += 1
-            if j < n and glob[j] == "]":
-                j += 1
-            while j < n and glob[j] != "]":
-                j += 1
-            if j >= n:
-                out.append(r"\[")
-                continue
-            body = glob[i:j].replace("\\", "\\\\")
-            # escape what Python would read as a nested set or a set operation ([, &&, ~~, ||)
-            body = re.sub(r"([&~|\[])", r"\\\1", body)
-            i = j + 1
-            if body.startswith("!"):
-                out.append(f"[^\n{body[1:]}]")
-            else:
-                if body.startswith("^"):
-                    body = "\\" + body
-                # a range such as [!-~] could include a newline: exclude it explicitly
-                out.append(f"(?!\n)[{body}]")
-        else:
-            out.append(re.escape(c))
-    return "".join(out)
+INT64_MAX = 2**63 - 1
 
 
 _sre: Any = importlib.import_module("re._parser" if sys.version_info >= (3, 11) else "sre_parse")
@@ -166,21 +133,42 @@ def regex_is_line_safe(body: str) -> bool:
     return _items_line_safe(parsed, False)
 
 
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.never_nl = True  # no match ever contains a newline: scanning joined names is exact
+_RE2_OPTIONS.log_errors = False
+_RE2_SCAN = re2.Options()
+_RE2_SCAN.never_nl = True
+_RE2_SCAN.log_errors = False
+_RE2_SCAN.never_capture = True  # the scan needs only where a match starts: RE2's fast DFA
+_RE2_HINT = (
+    "; re: patterns use RE2 syntax (linear time): no lookaround, backreferences, possessive "
+    "quantifiers or conditionals, \\d \\w \\s \\b are ASCII, repeats are at most {1000}"
+)
+
+
+class PatternError(LrSpecError, ValueError):
+    """A pattern is not valid; the message says why (one :class:`~lrspec.Problem` without a
+    location: the caller knows where the pattern came from, e.g. ``groups[0].params[1]``)."""
+
+
 @dataclass(frozen=True)
 class Pattern:
-    """A compiled name pattern. ``source`` is what the user wrote; ``regex`` matches a whole
-    name with ``fullmatch``."""
+    """A compiled name pattern. ``source`` is what the user wrote; ``engine`` is ``"glob"``
+    (Python :mod:`re` over a linear-time translation) or ``"re2"`` (``re:`` patterns)."""
 
     source: str
-    regex: re.Pattern[str]
-    #: True when the regex cannot match across a newline (glob or safe regex), so it can
-    #: be used in a scan over newline-joined names.
-    line_safe: bool
+    engine: str
     has_index: bool
-    scan: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    #: the whole-name matcher (``fullmatch``)
+    regex: Any = field(repr=False, compare=False)
+    #: the scan over newline-joined names: ``\\n(?:body)(?=\\n)`` (glob, over str) or
+    #: ``(?m)^(?:body)$`` (RE2, over UTF-8 bytes)
+    scan: Any = field(repr=False, compare=False)
+    #: kept for compatibility: every pattern can scan joined names
+    line_safe: bool = True
 
-    def fullmatch(self, name: str) -> re.Match[str] | None:
-        """The match of the whole ``name``, or None."""
+    def fullmatch(self, name: str) -> Any:
+        """The match of the whole ``name`` (a match object), or None."""
         return self.regex.fullmatch(name)
 
     def index_of(self, name: str) -> int | None:
@@ -191,16 +179,19 @@ class Pattern:
         return int(m.group("i"))
 
 
-class PatternError(LrSpecError, ValueError):
-    """A pattern is not valid; the message says why (one :class:`~lrspec.Problem` without a
-    location: the caller knows where the pattern came from, e.g. ``groups[0].params[1]``)."""
-
-
-def _make(source: str, body: str, line_safe: bool, has_index: bool) -> Pattern:
-    rx = re.compile(body)
-    # MULTILINE: a user's ^ and $ then hold at the name's own start and end
-    scan = re.compile(r"\n(?:" + body + r")(?=\n)", re.MULTILINE) if line_safe else None
-    return Pattern(source, rx, line_safe=line_safe, has_index=has_index, scan=scan)
+def _compile_regex(source: str, has_index: bool) -> Pattern:
+    body = source[len(REGEX_PREFIX) :]
+    if not body:
+        raise PatternError("empty regular expression after 're:'")
+    if has_index:
+        body = body.replace(INDEX_PLACEHOLDER, "(?P<i>[0-9]+)")
+    try:
+        full = re2.compile(body, _RE2_OPTIONS)
+        scan_text = ("(?m)^(?:" + body + ")$").encode("utf-8")
+        scan = re2.compile(scan_text, _RE2_OPTIONS if has_index else _RE2_SCAN)
+    except (re2.error, ValueError, TypeError, OverflowError) as exc:
+        raise PatternError(f"invalid regular expression {source[len(REGEX_PREFIX) :]!r}: {exc}{_RE2_HINT}") from None
+    return Pattern(source, "re2", has_index, full, scan)
 
 
 def compile_pattern(source: str, *, allow_index: bool = False) -> Pattern:
@@ -211,29 +202,18 @@ def compile_pattern(source: str, *, allow_index: bool = False) -> Pattern:
     if source.count(INDEX_PLACEHOLDER) > 1:
         raise PatternError("'{i}' may appear at most once in a pattern")
     if source.startswith(REGEX_PREFIX):
-        body = source[len(REGEX_PREFIX) :]
-        if not body:
-            raise PatternError("empty regular expression after 're:'")
-        if has_index:
-            body = body.replace(INDEX_PLACEHOLDER, "(?P<i>[0-9]+)")
-        try:
-            re.compile(body)
-        except (re.error, OverflowError, RecursionError, ValueError) as exc:
-            what = source[len(REGEX_PREFIX) :]
-            detail = str(exc).split(" at position")[0] if has_index else str(exc)
-            raise PatternError(f"invalid regular expression {what!r}: {detail}") from None
-        return _make(source, body, regex_is_line_safe(body), has_index)
-    if has_index:
-        head, tail = source.split(INDEX_PLACEHOLDER)
-        body = _glob_to_regex(head) + "(?P<i>[0-9]+)" + _glob_to_regex(tail)
-    else:
-        body = _glob_to_regex(source)
-    return _make(source, body, "\n" not in source, has_index)
+        return _compile_regex(source, has_index)
+    try:
+        body = glob_to_regex(source, index=has_index)
+    except GlobError as exc:
+        raise PatternError(f"invalid glob {source!r}: {exc}") from None
+    # MULTILINE is not needed: a glob has no ^ or $
+    return Pattern(source, "glob", has_index, re.compile(body), re.compile(r"\n(?:" + body + r")(?=\n)"))
 
 
 class NameIndex:
     """Names prepared for fast matching: joined once (``"\\n" + "\\n".join(names) + "\\n"``),
-    then scanned once per pattern."""
+    then scanned once per pattern (as UTF-8 bytes for RE2)."""
 
     def __init__(self, names: Sequence[str]):
         self.names = names
@@ -241,36 +221,48 @@ class NameIndex:
         lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
         # offset of the newline that precedes each name
         self._starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1])) if len(names) else lengths
+        self._bytes: tuple[bytes, npt.NDArray[np.int64]] | None = None
 
-    def _rows(self, starts: list[int]) -> npt.NDArray[np.intp]:
-        return np.searchsorted(self._starts, np.asarray(starts, dtype=np.int64)).astype(np.intp)
+    def _encoded(self) -> tuple[bytes, npt.NDArray[np.int64]]:
+        """The joined names as UTF-8 and the byte offset at which each name starts."""
+        if self._bytes is None:
+            data = self._text.encode("utf-8")
+            if len(data) == len(self._text):
+                starts = self._starts + 1
+            else:
+                blen = np.fromiter((len(n.encode("utf-8")) for n in self.names), dtype=np.int64, count=len(self.names))
+                starts = np.concatenate(([1], 1 + np.cumsum(blen + 1)[:-1])) if len(self.names) else blen
+            self._bytes = (data, starts)
+        return self._bytes
+
+    def _found(self, pattern: Pattern, want_index: bool) -> tuple[npt.NDArray[np.intp], list[Any]]:
+        if pattern.engine == "re2":
+            data, starts = self._encoded()
+            group = next((v for k, v in pattern.scan.groupindex.items() if k in ("i", b"i")), 0) if want_index else 0
+            found = [(m.start(), m.group(group) if want_index else None) for m in pattern.scan.finditer(data)]
+            rows = np.searchsorted(starts, np.asarray([f[0] for f in found], dtype=np.int64)).astype(np.intp)
+            return rows, [f[1] for f in found]
+        found = [(m.start(), m.group("i") if want_index else None) for m in pattern.scan.finditer(self._text)]
+        rows = np.searchsorted(self._starts, np.asarray([f[0] for f in found], dtype=np.int64)).astype(np.intp)
+        return rows, [f[1] for f in found]
 
     def match_array(self, pattern: Pattern) -> npt.NDArray[np.intp]:
         """Indices of the names that ``pattern`` matches in full, ascending, as an array."""
-        if pattern.scan is None:
-            fm = pattern.regex.fullmatch
-            hits = np.fromiter((m is not None for m in map(fm, self.names)), dtype=bool, count=len(self.names))
-            return np.flatnonzero(hits)
-        return self._rows([m.start() for m in pattern.scan.finditer(self._text)])
+        return self._found(pattern, False)[0]
 
     def matches(self, pattern: Pattern) -> list[int]:
         """Indices of the names that ``pattern`` matches in full, in name order."""
         return [int(k) for k in self.match_array(pattern)]
 
     def match_indices(self, pattern: Pattern) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
-        """For an ``{i}`` pattern: (rows matched, the integer ``{i}`` matched in each)."""
-        if pattern.scan is None:
-            fm = pattern.regex.fullmatch
-            rows: list[int] = []
-            values: list[int] = []
-            for k, name in enumerate(self.names):
-                m = fm(name)
-                if m is not None:
-                    rows.append(k)
-                    values.append(int(m.group("i")))
-            return np.asarray(rows, dtype=np.intp), np.asarray(values, dtype=np.int64)
-        found = [(m.start(), m.group("i")) for m in pattern.scan.finditer(self._text)]
-        if not found:
+        """For an ``{i}`` pattern: (rows matched, the integer ``{i}`` matched in each).
+
+        Raises PatternError when an integer does not fit in int64."""
+        rows, digits = self._found(pattern, True)
+        if not digits:
             return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
-        starts, digits = zip(*found)
-        return self._rows(list(starts)), np.array(digits, dtype=str).astype(np.int64)
+        values = [int(d) for d in digits]
+        big = next((v for v in values if v > INT64_MAX), None)
+        if big is not None:
+            raise PatternError(f"pattern {pattern.source!r}: the layer index {big} is larger than {INT64_MAX}")
+        return rows, np.asarray(values, dtype=np.int64)

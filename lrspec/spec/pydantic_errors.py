@@ -214,6 +214,8 @@ def _message(root: type[BaseModel], err: Mapping[str, Any], walk: _Walk) -> str:
             return f"missing key 'type' (the {what}: one of {', '.join(tags)})"
         tag = str(ctx.get("tag", ""))
         return f"unknown {what} {tag!r}{_suggest(tag, tags)}; expected one of {', '.join(tags)}"
+    if kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+        return f"the integer is too large to be a number ({len(str(value))} digits; floats go up to about 1.8e308)"
     if kind in _TYPE_WORDS:
         return f"expected {_TYPE_WORDS[kind]}, got {type_name(value)}"
     if kind == "greater_than":

@@ -1,6 +1,6 @@
 """Semantic checks: what the spec's JSON Schema cannot express.
 
-Duplicate group names, ``lr`` with ``lr_mult`` (and ``weight_decay`` with ``decay_mult``),
+A ``version`` that only equals 1 (``true``, ``1.0``), duplicate group names, ``lr`` with ``lr_mult`` (and ``weight_decay`` with ``decay_mult``),
 hyperparameters of another optimizer family, patterns that do not compile, boundaries and
 milestones that are not strictly increasing, list lengths that must agree, nesterov without
 momentum. The checks read the *raw* data (defensively: any part may be missing or of the
@@ -10,6 +10,7 @@ wrong type), so that they are reported together with the schema's problems in on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,6 +63,17 @@ def _schedule_problems(schedule: Any, path: Path, out: list[tuple[Path, str]]) -
         _schedule_problems(schedule.get("then"), (*path, "then"), out)
 
 
+def _is_num(value: Any) -> bool:
+    """A number (not a bool) that converts to a float64."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
 def _num(value: Any, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
@@ -73,6 +85,9 @@ def semantic_problems(data: Mapping[str, Any]) -> list[tuple[Path, str]]:
     problems in one error.
     """
     out: list[tuple[Path, str]] = []
+    version = data.get("version")
+    if isinstance(version, (bool, float)) and version == 1:
+        out.append((("version",), f"must be the integer 1 (got {version!r})"))
     opt = data.get("optimizer")
     family = opt.get("type") if isinstance(opt, dict) else None
     if isinstance(opt, dict) and family == "sgd" and opt.get("nesterov") is True:
@@ -98,6 +113,16 @@ def semantic_problems(data: Mapping[str, Any]) -> list[tuple[Path, str]]:
                 out.append(((*base, "name"), f"duplicate group name {name!r} (first used by groups[{seen[name]}])"))
             else:
                 seen[name] = k
+        for mult, base_key in (("lr_mult", "lr"), ("decay_mult", "weight_decay")):
+            factor, base_value = group.get(mult), opt.get(base_key) if isinstance(opt, dict) else None
+            if _is_num(factor) and _is_num(base_value):
+                f, b = float(factor), float(base_value)  # type: ignore[arg-type]
+                if not (math.isfinite(f) and math.isfinite(b)):
+                    continue
+                product = b * f
+                if not math.isfinite(product) or (product == 0 and base_value != 0 and factor != 0):
+                    kind = "overflows to inf" if not math.isfinite(product) else "underflows to 0"
+                    out.append(((*base, mult), f"optimizer.{base_key} * {mult} = {base_value!r} * {factor!r} {kind}"))
         if group.get("lr") is not None and group.get("lr_mult") is not None:
             out.append(((*base, "lr_mult"), "set either lr or lr_mult, not both"))
         if group.get("weight_decay") is not None and group.get("decay_mult") is not None:

@@ -16,7 +16,7 @@ Conventions in every view: ``lr@0`` is the lr the parameter gets at update t = 0
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from lrspec import schedules
@@ -30,8 +30,11 @@ __all__ = [
     "JSON_FORMAT_SPEC",
     "frozen_text",
     "group_rows",
+    "iter_group_rows",
+    "iter_param_rows",
     "optimizer_line",
     "param_rows",
+    "plan_document",
     "plan_json",
     "plan_table",
     "spec_json",
@@ -84,11 +87,19 @@ def _hyper_diff(plan: Plan, group: PlanGroup) -> str:
 def param_rows(plan: Plan) -> list[dict[str, Any]]:
     """One dict per parameter, in plan order: name, shape, group (plan group), matched (spec
     groups, file order), layer, lr_at_0, weight_decay, frozen, frozen_until, schedule (summary)."""
-    rows: list[dict[str, Any]] = []
+    return list(iter_param_rows(plan))
+
+
+def iter_param_rows(plan: Plan) -> Iterator[dict[str, Any]]:
+    """The rows of :func:`param_rows`, one at a time."""
+    summaries: dict[int, str] = {}
     for name in plan.names:
         info = plan.param(name)
         g = info.group
-        rows.append(
+        summary = summaries.get(id(g))
+        if summary is None:
+            summary = summaries[id(g)] = schedules.describe(g.schedule)
+        yield (
             {
                 "name": name,
                 "shape": None if info.shape is None else list(info.shape),
@@ -99,17 +110,20 @@ def param_rows(plan: Plan) -> list[dict[str, Any]]:
                 "weight_decay": g.weight_decay,
                 "frozen": g.frozen,
                 "frozen_until": g.frozen_until,
-                "schedule": schedules.describe(g.schedule),
+                "schedule": summary,
             }
         )
-    return rows
 
 
 def group_rows(plan: Plan) -> list[dict[str, Any]]:
     """One dict per merged plan group, in plan order (first appearance of its parameters)."""
-    out: list[dict[str, Any]] = []
+    return list(iter_group_rows(plan))
+
+
+def iter_group_rows(plan: Plan) -> Iterator[dict[str, Any]]:
+    """The rows of :func:`group_rows`, one at a time."""
     for g in plan.groups:
-        out.append(
+        yield (
             {
                 "name": g.name,
                 "params": list(g.params),
@@ -124,22 +138,33 @@ def group_rows(plan: Plan) -> list[dict[str, Any]]:
                 "frozen": g.frozen,
                 "frozen_until": g.frozen_until,
                 "layer": g.layer,
+                **({"freeze_statistics": True} if g.freeze_statistics else {}),
             }
         )
-    return out
 
 
 def plan_json(plan: Plan, /, **extra: Any) -> dict[str, Any]:
     """The stable ``--format json`` document of a plan (see docs/cli.md); ``extra`` keys
     (e.g. ``spec``, ``target``, ``source``) are added at the top level."""
+    doc = plan_document(plan, **extra)
+    doc["params"] = list(doc["params"])
+    doc["groups"] = list(doc["groups"])
+    doc["optimizer_groups"] = list(doc["optimizer_groups"])
+    return doc
+
+
+def plan_document(plan: Plan, /, **extra: Any) -> dict[str, Any]:
+    """:func:`plan_json` with ``params``, ``groups`` and ``optimizer_groups`` as iterators
+    (one row at a time), for writers that stream (``lrspec.tools.cli.common.json_chunks``):
+    a plan of many parameters is never held twice, as rows and as text."""
     opt = plan.optimizer.model_dump(mode="json")
     return {
         "format": JSON_FORMAT_PLAN,
         **extra,
         "optimizer": opt,
-        "params": param_rows(plan),
-        "groups": group_rows(plan),
-        "optimizer_groups": [g.name for g in plan.trainable_groups],
+        "params": iter_param_rows(plan),
+        "groups": iter_group_rows(plan),
+        "optimizer_groups": (g.name for g in plan.trainable_groups),
         "layers": list(plan.layer_names),
         "fingerprint": plan.fingerprint,
     }
@@ -217,7 +242,7 @@ def _groups_table(plan: Plan, width: int, with_schedule: bool = True) -> str:
                 fmt_float(g.lr),
                 fmt_float(g.lr_at(0)),
                 fmt_float(g.weight_decay),
-                frozen_text(g.frozen, g.frozen_until),
+                frozen_text(g.frozen, g.frozen_until) + (" +stats" if g.freeze_statistics else ""),
                 schedules.describe(g.schedule),
                 _hyper_diff(plan, g),
             ]

@@ -20,7 +20,11 @@ Sources, tried in this order:
   when it is a function or class (an existing model object is used as is), and the result
   must be a model some target accepts: the requested target, else
   :func:`lrspec.targets.target_for_model` (a model of another target than the requested one
-  is an error suggesting the right ``--target``).
+  is an error suggesting the right ``--target``). Whatever the module prints while it is
+  imported and called is captured: passed on to stderr when it works, summarised in the
+  error when it fails. Any exception there, ``sys.exit()`` (a training script that parses its
+  arguments at import) and other ``BaseException`` subclasses included, is a
+  :class:`SourceError`; only ``KeyboardInterrupt`` passes.
 
 A reader may return a mapping with a ``kind`` attribute naming the file format
 (``"safetensors"``); :attr:`ModelSource.kind` is then that, else ``"model-file"``.
@@ -28,8 +32,10 @@ A reader may return a mapping with a ``kind`` attribute naming the file format
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import io
 import os
 import re
 import sys
@@ -154,12 +160,38 @@ def _install_hint(module: str) -> str | None:
     return None
 
 
-def _call(source: str, module_name: str, attr_path: str) -> Any:
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
+class _Captured:
+    """The module's own stdout/stderr while it is imported and called (kept off ours)."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+
+    def first_line(self) -> str:
+        lines = [ln.strip() for ln in self.buffer.getvalue().splitlines() if ln.strip()]
+        return lines[0][:200] if lines else ""
+
+    def replay(self) -> None:
+        """Pass what the module printed on to stderr (never our stdout, which holds our output)."""
+        text = self.buffer.getvalue()
+        if text:
+            sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+def _exit_text(what: str, exc: SystemExit, captured: _Captured) -> str:
+    code = exc.code
+    shown = repr(code) if code is not None and not isinstance(code, int) else str(code if code is not None else 0)
+    said = captured.first_line()
+    hint = (
+        " (a training script that parses its arguments? keep that under `if __name__ == \"__main__\":` "
+        "and point --model at a function that builds the model)"
+    )
+    return f"{what} called sys.exit({shown}){hint}" + (f"; its output began: {said!r}" if said else "")
+
+
+def _import(source: str, module_name: str, captured: _Captured) -> Any:
     try:
-        module = importlib.import_module(module_name)
+        with contextlib.redirect_stdout(captured.buffer), contextlib.redirect_stderr(captured.buffer):
+            return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or module_name
         extra = _install_hint(missing) if missing != module_name else None
@@ -169,23 +201,42 @@ def _call(source: str, module_name: str, attr_path: str) -> Any:
                 f"install it with: pip install '{extra}'"
             ) from None
         raise SourceError(source, f"cannot import module {module_name!r}: {exc}") from None
-    except Exception as exc:
+    except SystemExit as exc:
+        raise SourceError(source, _exit_text(f"importing module {module_name!r}", exc, captured)) from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
         raise SourceError(source, f"importing module {module_name!r} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _call(source: str, module_name: str, attr_path: str) -> Any:
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    captured = _Captured()
+    module = _import(source, module_name, captured)
     obj: Any = module
     for part in attr_path.split("."):
         if not hasattr(obj, part):
+            captured.replay()
             raise SourceError(source, f"module {module_name!r} has no attribute {attr_path!r}")
         obj = getattr(obj, part)
     if inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj) or inspect.isbuiltin(obj):
         try:
-            obj = obj()
+            with contextlib.redirect_stdout(captured.buffer), contextlib.redirect_stderr(captured.buffer):
+                obj = obj()
         except ModuleNotFoundError as exc:
             missing = exc.name or "?"
             extra = _install_hint(missing)
             hint = f"; install it with: pip install '{extra}'" if extra is not None else ""
             raise SourceError(source, f"calling {attr_path}() failed: module {missing!r} is not installed{hint}") from None
-        except Exception as exc:
+        except SystemExit as exc:
+            raise SourceError(source, _exit_text(f"calling {attr_path}()", exc, captured)) from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             raise SourceError(source, f"calling {attr_path}() failed: {type(exc).__name__}: {exc}") from None
+    captured.replay()
     return obj
 
 

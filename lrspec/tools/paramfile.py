@@ -8,6 +8,10 @@ Two formats, chosen by the suffix:
 * ``.json``: an object mapping name -> shape (a list of integers, or null when unknown),
   or a list of names.
 
+Only regular files of at most :data:`MAX_PARAM_FILE_BYTES` are read. A name listed twice is
+an error in both formats (a JSON object's repeated key too); shapes are integers, never
+truncated floats.
+
 The result maps every name to its shape (``None`` when not given), in file order. Problems
 raise :class:`lrspec.errors.ParamFileError`, one :class:`~lrspec.errors.Problem` per problem
 with the file and, where known, the line (``render()``: ``file:line: message``).
@@ -21,10 +25,18 @@ import re
 from pathlib import Path
 
 from lrspec.errors import ParamFileError, Problem
+from lrspec.spec.files import FileRefused, read_bounded_text
 
 __all__ = ["ParamFileError", "Shape", "parse_param_text", "parse_shape", "read_params"]
 
 Shape = tuple[int, ...]
+
+MAX_PARAM_FILE_BYTES = 64 << 20
+"""Largest parameter list accepted (64 MiB, about a million names with shapes), checked from
+the file's size before reading; only regular files are read (not a FIFO, a device, a directory)."""
+
+MAX_JSON_DEPTH = 8
+"""A JSON parameter list nests two levels (an object of lists); deeper input is refused before parsing."""
 
 _SHAPE_RE = re.compile(r"^[\[(]?\s*(?:\d+\s*(?:,\s*\d+\s*)*,?)?\s*[\])]?$")
 
@@ -56,7 +68,9 @@ def parse_param_text(text: str, file: str = "<params>") -> dict[str, Shape | Non
         rest = more[0].strip() if more else ""
         if name in first_line:
             problems.append(
-                Problem("", f"parameter {name!r} is listed twice (first on line {first_line[name]})", file=file, line=lineno)
+                Problem(
+                    "", f"parameter {name!r} is listed twice (first on line {first_line[name]})", file=file, line=lineno
+                )
             )
             continue
         first_line[name] = lineno
@@ -75,35 +89,93 @@ def parse_param_text(text: str, file: str = "<params>") -> dict[str, Shape | Non
     return out
 
 
+def _too_deep(text: str) -> bool:
+    """Whether brackets (outside strings) nest deeper than :data:`MAX_JSON_DEPTH`."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
 def _parse_json(text: str, file: str) -> dict[str, Shape | None]:
+    if _too_deep(text):
+        raise ParamFileError(Problem("", f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels", file=file))
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for k, v in items:
+            if k in out:
+                duplicates.append(k)
+            out[k] = v
+        return out
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise ParamFileError(Problem("", f"invalid JSON: {exc.msg}", file=file, line=exc.lineno)) from None
-    problems: list[Problem] = []
+    except (ValueError, RecursionError) as exc:
+        raise ParamFileError(Problem("", f"invalid JSON: {exc}", file=file)) from None
+    problems: list[Problem] = [
+        Problem(repr(name), f"parameter {name!r} is listed twice (a JSON object would keep only the last)", file=file)
+        for name in dict.fromkeys(duplicates)
+    ]
     out: dict[str, Shape | None] = {}
     if isinstance(data, list):
         for k, name in enumerate(data):
-            if not isinstance(name, str) or not name:
-                problems.append(Problem(f"[{k}]", f"expected a parameter name (a non-empty string), got {name!r}", file=file))
+            if not isinstance(name, str) or not name or "\n" in name:
+                problems.append(
+                    Problem(
+                        f"[{k}]",
+                        f"expected a parameter name (a non-empty string without newlines), got {name!r}",
+                        file=file,
+                    )
+                )
             elif name in out:
                 problems.append(Problem(f"[{k}]", f"parameter {name!r} is listed twice", file=file))
             else:
                 out[name] = None
     elif isinstance(data, dict):
         for name, shape in data.items():
-            if not name:
-                problems.append(Problem("", "an empty parameter name", file=file))
+            if not name or "\n" in name:
+                problems.append(
+                    Problem(repr(name), "a parameter name must be non-empty and without newlines", file=file)
+                )
+            elif name in duplicates:
+                continue
             elif shape is None:
                 out[name] = None
-            elif isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            elif isinstance(shape, list) and all(
+                isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 2**63 - 1 for d in shape
+            ):
                 out[name] = tuple(shape)
             else:
                 problems.append(
-                    Problem(repr(name), f"the shape must be a list of non-negative integers or null, got {shape!r}", file=file)
+                    Problem(
+                        repr(name),
+                        f"the shape must be a list of non-negative integers or null, got {shape!r}",
+                        file=file,
+                    )
                 )
     else:
-        problems.append(Problem("", f"expected an object name -> shape or a list of names, got {type(data).__name__}", file=file))
+        problems.append(
+            Problem("", f"expected an object name -> shape or a list of names, got {type(data).__name__}", file=file)
+        )
     if problems:
         raise ParamFileError(problems)
     if not out:
@@ -112,17 +184,18 @@ def _parse_json(text: str, file: str) -> dict[str, Shape | None]:
 
 
 def read_params(path: str | os.PathLike[str]) -> dict[str, Shape | None]:
-    """Read a parameter list file (text or ``.json``) into ``{name: shape or None}``."""
+    """Read a parameter list file (text or ``.json``) into ``{name: shape or None}``.
+
+    Only a regular file of at most :data:`MAX_PARAM_FILE_BYTES` is read; every problem is a
+    :class:`ParamFileError` naming this file (never the spec)."""
     file = str(path)
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_bounded_text(p, MAX_PARAM_FILE_BYTES, "parameter list")
     except FileNotFoundError:
         raise ParamFileError(Problem("", "file not found", file=file)) from None
-    except IsADirectoryError:
-        raise ParamFileError(Problem("", "is a directory, not a parameter list", file=file)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamFileError(Problem("", f"cannot read file: {exc}", file=file)) from None
+    except FileRefused as exc:
+        raise ParamFileError(Problem("", str(exc), file=file)) from None
     if p.suffix.lower() == ".json":
         return _parse_json(text, file)
     return parse_param_text(text, file)

@@ -6,7 +6,8 @@
   ``default`` for parameters no group matches (unless ``unmatched`` is not ``train``). Layer
   decay needs parameter names and is not applied here.
 * :func:`sparkline_table`: a compact text table (no dependencies); :func:`save_plot`: an image
-  with matplotlib (the ``plot`` extra), freeze windows shaded.
+  with matplotlib (the ``plot`` extra, :func:`make_figure`), freeze windows shaded, a log lr
+  axis when the rates span more than 10x (:func:`choose_log`), every curve visible.
 
 A curve's value at step t is the lr used at update t (0 while frozen).
 """
@@ -14,7 +15,7 @@ A curve's value at step t is the lr used at update t (0 while frozen).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,20 @@ from lrspec.resolve.cascade import cascade, rules_of
 from lrspec.spec.models import Spec
 from lrspec.tools.render import fmt_float, render_table
 
-__all__ = ["Curve", "PlotError", "curves_json", "plan_curves", "save_plot", "sparkline", "sparkline_table", "spec_curves"]
+__all__ = [
+    "LOG_SPAN",
+    "Curve",
+    "PlotError",
+    "choose_log",
+    "curves_json",
+    "make_figure",
+    "plan_curves",
+    "save_plot",
+    "save_plot_to",
+    "sparkline",
+    "sparkline_table",
+    "spec_curves",
+]
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -52,12 +66,24 @@ def _curve(g: PlanGroup, steps: int) -> Curve:
     return Curve(g.name, tuple(g.lr_at(t) for t in range(steps)), g.frozen, g.frozen_until, label)
 
 
-def plan_curves(plan: Plan, steps: int) -> list[Curve]:
-    """One curve per plan group, in plan order."""
-    return [_curve(g, steps) for g in plan.groups]
+Progress = Callable[[int, int], None]
 
 
-def spec_curves(spec: Spec, steps: int) -> list[Curve]:
+def _curves(groups: Sequence[PlanGroup], steps: int, progress: Progress | None) -> list[Curve]:
+    out = []
+    for k, g in enumerate(groups):
+        out.append(_curve(g, steps))
+        if progress is not None:
+            progress(k + 1, len(groups))
+    return out
+
+
+def plan_curves(plan: Plan, steps: int, progress: Progress | None = None) -> list[Curve]:
+    """One curve per plan group, in plan order; ``progress(done, total)`` after each curve."""
+    return _curves(plan.groups, steps, progress)
+
+
+def spec_curves(spec: Spec, steps: int, progress: Progress | None = None) -> list[Curve]:
     """One curve per spec group (alone), plus ``default`` when unmatched parameters train.
 
     Each curve is the cascade (:func:`lrspec.resolve.cascade.cascade`) of a parameter matched
@@ -67,7 +93,7 @@ def spec_curves(spec: Spec, steps: int) -> list[Curve]:
     entries: list[tuple[str, list[int]]] = [(g.name, [gi]) for gi, g in enumerate(spec.groups)]
     if spec.unmatched == "train" or not spec.groups:
         entries.append(("default", []))
-    out: list[Curve] = []
+    groups: list[PlanGroup] = []
     for name, gis in entries:
         s = cascade(spec, rules, gis, check=False)
         group = PlanGroup(
@@ -81,8 +107,8 @@ def spec_curves(spec: Spec, steps: int) -> list[Curve]:
             frozen=s.frozen,
             frozen_until=s.frozen_until,
         )
-        out.append(_curve(group, steps))
-    return out
+        groups.append(group)
+    return _curves(groups, steps, progress)
 
 
 def sparkline(values: Sequence[float], width: int = 40, *, log: bool = False) -> str:
@@ -145,9 +171,42 @@ def curves_json(curves: Sequence[Curve], **extra: Any) -> dict[str, Any]:
     }
 
 
-def save_plot(curves: Sequence[Curve], path: str, *, log: bool = False, title: str = "") -> None:
-    """Write the curves to an image (format from the suffix) with matplotlib; freeze windows
-    are shaded. Raises :class:`PlotError` when matplotlib is missing or the file cannot be written."""
+def _mathtext_safe(text: str) -> str:
+    """``text`` shown literally by matplotlib: a ``$`` would start mathtext, and a legend
+    label starting with ``_`` would be left out of the legend (a zero-width space keeps it)."""
+    text = text.replace("$", r"\$")
+    return "\u200b" + text if text.startswith("_") else text
+
+
+def choose_log(curves: Sequence[Curve], log: bool | None = None) -> bool:
+    """Whether the image uses a log lr axis: ``log`` when given, else True when the trained
+    rates (every positive value of every curve) span more than :data:`LOG_SPAN` (max/min)."""
+    if log is not None:
+        return log
+    positive = [v for c in curves for v in c.values if v > 0 and math.isfinite(v)]
+    return bool(positive) and max(positive) > LOG_SPAN * min(positive)
+
+
+#: ``lrspec plot`` switches to a log lr axis when the trained rates span more than this factor.
+LOG_SPAN = 10.0
+
+_DASHES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1))]
+
+
+def _overlaps(a: Curve, a_start: int, b: Curve, b_start: int) -> bool:
+    """True when the drawn part of one curve lies exactly on the other (it would hide it)."""
+    start = max(a_start, b_start)
+    return len(a.values) == len(b.values) and a.values[start:] == b.values[start:]
+
+
+def make_figure(curves: Sequence[Curve], *, log: bool | None = None, title: str = "") -> Any:
+    """The matplotlib figure of ``curves`` (see :func:`save_plot`); the caller closes it.
+
+    Every curve stays visible: the lr axis is logarithmic when :func:`choose_log` says so;
+    permanently frozen groups (lr 0, which a log axis cannot show) are dotted lines along the
+    bottom edge of the axes, one above the other; a curve equal to an earlier one is drawn
+    (over the steps both are drawn) with another dash pattern; freeze windows are shaded. Text is shown literally (no mathtext).
+    """
     try:
         import matplotlib
 
@@ -155,34 +214,66 @@ def save_plot(curves: Sequence[Curve], path: str, *, log: bool = False, title: s
         import matplotlib.pyplot as plt
     except ImportError:
         raise PlotError("plotting needs matplotlib, which is not installed; install it with: pip install 'lrspec[plot]'") from None
+    use_log = choose_log(curves, log)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     cmap = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
+    drawn: list[tuple[Curve, int]] = []
+    frozen_count = 0
+    for k, c in enumerate(curves):
+        color = cmap(k % cmap.N)
+        name = _mathtext_safe(c.name)
+        if c.frozen:
+            y = 0.02 + 0.03 * frozen_count
+            frozen_count += 1
+            ax.plot(
+                range(len(c.values)), [y] * len(c.values), color=color, linestyle=":", linewidth=2,
+                transform=ax.get_xaxis_transform(), label=f"{name} (frozen: lr 0)",
+            )
+            continue
+        if c.frozen_until is not None:
+            ax.axvspan(0, min(c.frozen_until, len(c.values)), color=color, alpha=0.12)
+        start = c.frozen_until or 0
+        xs = list(range(len(c.values)))[start:]
+        ys = list(c.values)[start:]
+        if use_log:
+            xs, ys = [x for x, y in zip(xs, ys) if y > 0], [y for y in ys if y > 0]
+        under = [other.name for other, other_start in drawn if _overlaps(c, start, other, other_start)]
+        repeat = len(under)
+        drawn.append((c, start))
+        label = name + (f" (frozen until {c.frozen_until})" if c.frozen_until else "")
+        if under:
+            label += f" (overlaps {_mathtext_safe(under[0]).lstrip(chr(0x200B))})"
+        ax.plot(xs, ys, color=color, label=label, linestyle=_DASHES[repeat % len(_DASHES)], linewidth=1.5 + 0.5 * (repeat > 0))
+    if use_log:
+        ax.set_yscale("log")
+    ax.set_xlabel("update step t")
+    ax.set_ylabel("learning rate" + (" (log)" if use_log else ""))
+    if title:
+        ax.set_title(_mathtext_safe(title))
+    ax.legend(fontsize="small")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def save_plot_to(figure: Any, file: Any, image_format: str | None = None) -> None:
+    """Save ``figure`` to ``file`` (a name or a binary file object); :class:`PlotError` when it cannot."""
     try:
-        for k, c in enumerate(curves):
-            color = cmap(k % cmap.N)
-            steps = range(len(c.values))
-            if c.frozen:
-                ax.plot([], [], color=color, linestyle=":", label=f"{c.name} (frozen)")
-                continue
-            if c.frozen_until is not None:
-                ax.axvspan(0, min(c.frozen_until, len(c.values)), color=color, alpha=0.12)
-            start = c.frozen_until or 0
-            xs = list(steps)[start:]
-            ys = list(c.values)[start:]
-            label = c.name + (f" (frozen until {c.frozen_until})" if c.frozen_until else "")
-            ax.plot(xs, ys, color=color, label=label)
-        if log:
-            ax.set_yscale("log")
-        ax.set_xlabel("update step t")
-        ax.set_ylabel("learning rate")
-        if title:
-            ax.set_title(title)
-        ax.legend(fontsize="small")
-        ax.grid(True, alpha=0.3)
-        fig.tight_layout()
-        try:
-            fig.savefig(path)
-        except (OSError, ValueError) as exc:
-            raise PlotError(f"{path}: cannot write the image: {exc}") from None
+        figure.savefig(file, format=image_format)
+    except (OSError, ValueError) as exc:
+        raise PlotError(f"cannot write the image: {exc}") from None
+
+
+def save_plot(
+    curves: Sequence[Curve], path: Any, *, log: bool | None = None, title: str = "", image_format: str | None = None
+) -> None:
+    """Write the curves to an image (:func:`make_figure`) at ``path`` (a file name or a binary
+    file object), in ``image_format`` (default: from the suffix). Raises :class:`PlotError` when
+    matplotlib is missing or the image cannot be written."""
+    fig = make_figure(curves, log=log, title=title)
+    import matplotlib.pyplot as plt
+
+    try:
+        save_plot_to(fig, path, image_format)
     finally:
         plt.close(fig)

@@ -1,7 +1,9 @@
 """Plain-text tables for the command line: deterministic, stdlib only.
 
 :func:`render_table` lays out a header row and data rows in columns separated by two spaces,
-with a dashed rule under the header. When the natural width exceeds ``width`` (100 by
+with a dashed rule under the header. Every cell goes through :func:`printable`, so a name
+holding terminal escape sequences or other control characters (a hostile model file) is shown
+escaped (``\\x1b``), never sent to the terminal. When the natural width exceeds ``width`` (100 by
 default), the widest columns are narrowed and their cells wrapped onto continuation lines
 (long words are broken), so every line fits. The same input always gives the same text: no
 terminal detection, no colours.
@@ -17,13 +19,38 @@ from __future__ import annotations
 
 import math
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["DEFAULT_WIDTH", "fmt_float", "natural_width", "render_table"]
+__all__ = ["DEFAULT_WIDTH", "fmt_float", "natural_width", "printable", "render_table"]
 
 DEFAULT_WIDTH = 100
 _SEP = "  "
 _MIN_COL = 6
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    r"""``text`` safe to print on a terminal: control characters (C0, DEL, C1, which start
+    escape sequences) and invisible format characters (bidirectional overrides, zero-width
+    characters) are written as Python escapes (``\x1b``, ``\u202e``); everything else,
+    non-ASCII letters included, is kept. ``keep_newlines`` keeps ``\n``.
+
+    >>> printable("a\x1b[2Jb\u202e")
+    'a\\x1b[2Jb\\u202e'
+    """
+    if text.isprintable() and text.isascii():
+        return text
+    return "".join(
+        ch
+        if (ch == "\n" and keep_newlines) or ch == " " or unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+        else _escape(ch)
+        for ch in text
+    )
 
 
 def fmt_float(value: float) -> str:
@@ -37,6 +64,10 @@ def fmt_float(value: float) -> str:
     return format(value, ".6g")
 
 
+def _cells(rows: Sequence[Sequence[object]]) -> list[list[str]]:
+    return [[printable(str(c), keep_newlines=True) for c in r] for r in rows]
+
+
 def _natural(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
     return [
         max([len(headers[i])] + [max((len(s) for s in str(r[i]).split("\n")), default=0) for r in rows])
@@ -46,7 +77,7 @@ def _natural(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]
 
 def natural_width(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
     """The width :func:`render_table` needs to show every cell on one line."""
-    return sum(_natural(headers, rows)) + len(_SEP) * (len(headers) - 1)
+    return sum(_natural(_cells([headers])[0], _cells(rows))) + len(_SEP) * (len(headers) - 1)
 
 
 def _fit_widths(natural: list[int], minimum: list[int], budget: int) -> list[int]:
@@ -83,6 +114,7 @@ def render_table(
     ncols = len(headers)
     if any(len(r) != ncols for r in rows):
         raise ValueError("every row must have as many cells as there are headers")
+    headers, rows = _cells([headers])[0], _cells(rows)
     aligns = list(align) if align is not None else ["l"] * ncols
     natural = _natural(headers, rows)
     minimum = [min(natural[i], max(_MIN_COL, min(len(headers[i]), 12))) for i in range(ncols)]

@@ -1,6 +1,7 @@
 """The headline promise, proven on real models: every scenario's spec trains identically in
-PyTorch, Keras 3 (default strategy, and gradient scaling where the compiler allows it) and a
-tf.compat.v1 graph, and every target equals ``lrspec.reference`` fed its own gradients.
+PyTorch, Keras 3 (default strategy, and gradient scaling where the compiler allows it), a
+tf.compat.v1 graph and JAX (a Flax twin with ``target="optax"``), and every target equals
+``lrspec.reference`` fed its own gradients.
 
 See xf_harness.py for the metrics and docs/crossframework.md for what this proves.
 """
@@ -33,7 +34,8 @@ GRADIENT_SCALE_EXPECTED = {
 
 @pytest.mark.parametrize("scenario", H.SCENARIOS, ids=lambda s: s.id)
 def test_scenario_trains_identically(scenario: H.Scenario, xf_record: Callable[[str], None]) -> None:
-    res = H.run_scenario(scenario)
+    with_optax = H.optax_available()
+    res = H.run_scenario(scenario, with_optax=with_optax)
     stats = res["stats"]
     lines = [
         f"{scenario.id:<32} {label:<18} cross {st.cross_rel:.1e} (elementwise {st.cross_max_rel:.1e}, "
@@ -41,6 +43,10 @@ def test_scenario_trains_identically(scenario: H.Scenario, xf_record: Callable[[
         f"  frozen checks {st.frozen_checked}"
         for label, st in stats.items()
     ]
+    if res["optax_impl"]:
+        lines.append(f"{scenario.id:<32} optax              built with {res['optax_impl']}")
+    if not with_optax:
+        lines.append(f"{scenario.id:<32} optax              not run: jax, optax or flax not installed")
     if res["refusal"]:
         lines.append(f"{scenario.id:<32} tf-gradient-scale  refused: {res['refusal'].splitlines()[0][:90]}")
     lines.append(f"{scenario.id:<32} (cross tolerance {res['cross_tol']:g}; {res['seconds']:.1f} s)")
@@ -51,12 +57,21 @@ def test_scenario_trains_identically(scenario: H.Scenario, xf_record: Callable[[
     failures = [f for st in stats.values() for f in st.failures]
     assert not failures, "\n".join(failures[:20])
 
-    # every target resolved the spec to the same groups, with the same settings
+    # every target resolved the spec to the same groups, with the same settings and the same
+    # parameters (its names mapped to torch's): the framework-neutral patterns select alike.
+    # Keyed by group name: a plan lists groups in its parameters' order, and a Flax state
+    # orders them by name (``classifier`` before ``features``).
     torch_plan = res["plans"]["torch"]
-    for label, plan in res["plans"].items():
-        assert [(len(g.params), g.lr, g.weight_decay, g.frozen, g.frozen_until) for g in plan.groups] == [
-            (len(g.params), g.lr, g.weight_decay, g.frozen, g.frozen_until) for g in torch_plan.groups
-        ], label
+
+    def groups(label: str) -> dict[str, tuple[object, ...]]:
+        to_torch = res["torch_names"][label]
+        return {
+            g.name: (g.lr, g.weight_decay, g.frozen, g.frozen_until, sorted(to_torch[n] for n in g.params))
+            for g in res["plans"][label].groups
+        }
+
+    for label in res["plans"]:
+        assert groups(label) == groups("torch"), label
 
     # gradient scaling: compiled exactly where it is exact, refused with a reason elsewhere
     allowed = GRADIENT_SCALE_EXPECTED[scenario.id]

@@ -1,11 +1,12 @@
 """Lockstep training of one scenario in every target, with the comparisons the suite asserts.
 
-A *runner* trains one framework's twin with one target's compiled optimizer. Each update
-``t`` it trains on batch ``t % NUM_BATCHES`` and reports the gradients that target computed
-and applied (dense, in its own layout and names). The harness compares, after every update:
+The runners (:mod:`xf_runners`: torch, tf, tf gradient-scale, tf-v1, optax) each train one
+framework's twin with one target's compiled optimizer and report, per update, the gradients
+they computed and applied. The harness compares, after every update:
 
-* **across frameworks**: every parameter of every target against torch (converted to torch
-  layout): ``max|p_X - p_torch| / max|p_torch|`` per tensor (``cross``);
+* **across frameworks**: every parameter of every target against torch's (torch's converted
+  to the channels-last layout that Keras, v1 and Flax share): ``||p_X - p_torch|| / ||p_torch||``
+  per tensor (``cross``, asserted) and ``max|p_X - p_torch| / max|p_torch|`` (reported);
 * **against the reference**: each target against a float64 ``lrspec.reference`` optimizer fed
   the gradients that target computed, starting from the same float32 values:
   ``err = max|p_X - p_ref|``, ``moved = max|p_ref - p_0|`` per tensor; the bound is
@@ -20,6 +21,7 @@ and applied (dense, in its own layout and names). The harness compares, after ev
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,9 +30,9 @@ from typing import Any
 
 import numpy as np
 import xf_twins as X
+from xf_runners import KerasRunner, OptaxRunner, Runner, TorchRunner, V1Runner
 
 import lrspec
-from lrspec.plan import Plan
 from lrspec.reference import ReferenceOptimizer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,174 +86,6 @@ SCENARIOS = (
 )
 
 # -------------------------------------------------------------------------------------------
-# Runners
-# -------------------------------------------------------------------------------------------
-
-
-class Runner:
-    """One target training one twin. ``names`` are the target's canonical names (model order),
-    ``torch_name`` maps them to torch names, ``plan`` is the compiled plan."""
-
-    label: str
-    plan: Plan
-    names: list[str]
-    torch_name: dict[str, str]
-
-    def step(self, t: int) -> dict[str, np.ndarray]:
-        """Apply update ``t``; return the gradients used (dense, native layout)."""
-        raise NotImplementedError
-
-    def values(self) -> dict[str, np.ndarray]:
-        """Current parameter values (native layout)."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release resources."""
-
-
-class TorchRunner(Runner):
-    def __init__(self, twin: X.Twin, spec: Any, weights: Mapping[str, np.ndarray], batches: list[X.Batch]) -> None:
-        import torch
-
-        self.label = "torch"
-        self._torch = torch
-        self.model = twin.torch_model(seed=0)
-        self.model.load_state_dict({n: torch.from_numpy(a.copy()) for n, a in weights.items()})
-        self.compiled = lrspec.compile(spec, self.model, target="torch")
-        self.plan = self.compiled.plan
-        self.names = [n for n, _ in self.model.named_parameters()]
-        self.torch_name = {n: n for n in self.names}
-        self.batches = [(torch.from_numpy(b.x_torch), torch.from_numpy(b.y)) for b in batches]
-
-    def step(self, t: int) -> dict[str, np.ndarray]:
-        x, y = self.batches[t % len(self.batches)]
-        loss = self._torch.nn.functional.cross_entropy(self.model(x), y)
-        loss.backward()
-        grads = {n: p.grad.numpy().copy() for n, p in self.model.named_parameters() if p.grad is not None}
-        self.compiled.optimizer.step()
-        self.compiled.scheduler.step()
-        self.compiled.optimizer.zero_grad(set_to_none=True)
-        return grads
-
-    def values(self) -> dict[str, np.ndarray]:
-        return X.torch_weights(self.model)
-
-
-_KERAS_CACHE: dict[tuple[str, int], tuple[Any, Any]] = {}
-
-
-def _keras_model_and_grad_fn(twin: X.Twin, slot: int) -> tuple[Any, Any]:
-    """Keras models per twin (``slot`` 0 for tf, 1 for tf gradient-scale, which trains beside
-    it) with a traced forward/backward function, shared by every scenario (weights are
-    re-assigned per scenario): the model graph is traced once per twin and slot."""
-    if (twin.name, slot) not in _KERAS_CACHE:
-        import keras
-        import tensorflow as tf
-
-        model = twin.keras_builder(seed=None)
-        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        variables = list(model.weights)
-
-        @tf.function
-        def grad_fn(x: Any, y: Any) -> Any:
-            with tf.GradientTape() as tape:
-                loss = loss_fn(y, model(x, training=True))
-            return tape.gradient(loss, variables)
-
-        _KERAS_CACHE[twin.name, slot] = (model, grad_fn)
-    return _KERAS_CACHE[twin.name, slot]
-
-
-class KerasRunner(Runner):
-    def __init__(
-        self,
-        twin: X.Twin,
-        spec: Any,
-        weights: Mapping[str, np.ndarray],
-        batches: list[X.Batch],
-        label: str = "tf",
-        slot: int = 0,
-        **options: Any,
-    ) -> None:
-        import tensorflow as tf
-
-        self.label = label
-        self.model, self.grad_fn = _keras_model_and_grad_fn(twin, slot)
-        X.set_keras_weights(twin, self.model, weights)
-        self.compiled = lrspec.compile(spec, self.model, target="tf", **options)
-        self.plan = self.compiled.plan
-        self.names = X.keras_names(self.model)
-        back = {twin.tf_name(n): n for n in weights}
-        self.torch_name = {n: back[n] for n in self.names}
-        tvars = list(self.compiled.trainable_variables)
-        index = {id(v): k for k, v in enumerate(self.model.weights)}
-        self.train_index = [index[id(v)] for v in tvars]
-        optimizer = self.compiled.optimizer
-
-        @tf.function
-        def apply(grads: list[Any]) -> None:
-            optimizer.apply_gradients(zip(grads, tvars))
-
-        self.apply = apply
-        self.batches = [(tf.constant(b.x_tf), tf.constant(b.y)) for b in batches]
-
-    def step(self, t: int) -> dict[str, np.ndarray]:
-        x, y = self.batches[t % len(self.batches)]
-        grads = self.grad_fn(x, y)
-        if self.train_index:
-            self.apply([grads[k] for k in self.train_index])
-        return {self.names[k]: X.dense_grad(g) for k, g in enumerate(grads) if g is not None}
-
-    def values(self) -> dict[str, np.ndarray]:
-        return {n: np.array(v.numpy(), copy=True) for n, v in zip(self.names, self.model.weights)}
-
-
-class V1Runner(Runner):
-    """A tf.compat.v1 graph and session; the train op is ``compiled.minimize(loss, global_step)``.
-    The gradients reported for update ``t`` are fetched just before the train op runs, from
-    the same variables and batch."""
-
-    def __init__(self, twin: X.Twin, spec: Any, weights: Mapping[str, np.ndarray], batches: list[X.Batch]) -> None:
-        import tensorflow as tf
-
-        self.label = "tf-v1"
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            built = X.build_v1_graph(twin, weights)
-            self.variables = built["variables"]
-            self.compiled = lrspec.compile(spec, list(self.variables.values()), target="tf-v1")
-            self.global_step = tf.compat.v1.train.get_or_create_global_step()
-            self.train_op = self.compiled.minimize(built["loss"], global_step=self.global_step)
-            tvars = list(self.compiled.trainable_variables)
-            names_of = {id(v): n for n, v in self.variables.items()}
-            self.grad_names = [names_of[id(v)] for v in tvars]
-            self.grads = tf.compat.v1.gradients(built["loss"], tvars) if tvars else []
-            init = tf.compat.v1.global_variables_initializer()
-        self.plan = self.compiled.plan
-        self.names = list(self.variables)
-        back = {twin.tf_name(n): n for n in weights}
-        self.torch_name = {n: back[n] for n in self.names}
-        self.session = tf.compat.v1.Session(graph=self.graph)
-        self.session.run(init)
-        self.feeds = [{built["x"]: b.x_tf, built["y"]: b.y} for b in batches]
-
-    def step(self, t: int) -> dict[str, np.ndarray]:
-        feed = self.feeds[t % len(self.feeds)]
-        grads = self.session.run(self.grads, feed) if self.grads else []
-        self.session.run(self.train_op, feed)
-        return {n: X.dense_grad(g) for n, g in zip(self.grad_names, grads)}
-
-    def values(self) -> dict[str, np.ndarray]:
-        return {n: np.array(a, copy=True) for n, a in self.session.run(self.variables).items()}
-
-    def global_step_value(self) -> int:
-        return int(self.session.run(self.global_step))
-
-    def close(self) -> None:
-        self.session.close()
-
-
-# -------------------------------------------------------------------------------------------
 # Comparison
 # -------------------------------------------------------------------------------------------
 
@@ -287,11 +121,18 @@ class _Reference:
         return a if idx is None else a.reshape(-1)[idx]
 
 
-def run_scenario(scenario: Scenario) -> dict[str, Any]:
+def optax_available() -> bool:
+    """True when the optax target and the Flax twins can run (jax, optax and flax installed)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("jax", "optax", "flax", "lrspec_optax"))
+
+
+def run_scenario(scenario: Scenario, with_optax: bool = True) -> dict[str, Any]:
     """Train ``scenario`` for STEPS updates in torch, tf, tf with ``strategy="gradient-scale"``
-    (where the compiler allows it) and tf-v1, in lockstep. Returns ``{"stats": {label:
-    TargetStats}, "refusal": the gradient-scale refusal message or None, "seconds",
-    "plans": {label: plan}, "v1_global_step"}``."""
+    (where the compiler allows it), tf-v1 and optax (a Flax twin; when ``with_optax``), in
+    lockstep. Returns ``{"stats": {label: TargetStats}, "refusal": the gradient-scale refusal
+    message or None, "seconds", "plans": {label: plan}, "torch_names": {label: {target name:
+    torch name}}, "optax_impl": how the optax target built the update (or None), "v1_global_step",
+    "cross_tol"}``."""
     start = time.perf_counter()
     twin = X.get_twin(scenario.model)
     spec = lrspec.load(scenario.path)
@@ -308,6 +149,11 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         refusal = str(exc)
     v1 = V1Runner(twin, spec, weights, batches)
     runners.append(v1)
+    optax_impl: str | None = None
+    if with_optax:
+        optax_runner = OptaxRunner(twin, spec, weights, batches)
+        runners.append(optax_runner)
+        optax_impl = optax_runner.implementation
     stats = {r.label: TargetStats(r.label) for r in runners}
     try:
         _lockstep(twin, runners, stats, CROSS_TOL_BY_SCENARIO.get(scenario.id, CROSS_TOL))
@@ -320,6 +166,8 @@ def run_scenario(scenario: Scenario) -> dict[str, Any]:
         "refusal": refusal,
         "seconds": time.perf_counter() - start,
         "plans": {r.label: r.plan for r in runners},
+        "torch_names": {r.label: r.torch_name for r in runners},
+        "optax_impl": optax_impl,
         "v1_global_step": v1_step,
         "cross_tol": CROSS_TOL_BY_SCENARIO.get(scenario.id, CROSS_TOL),
     }
@@ -337,7 +185,7 @@ def _lockstep(twin: X.Twin, runners: list[Runner], stats: Mapping[str, TargetSta
             ref.opt.step({n: ref.take(n, g) for n, g in grads.items()})
             current[r.label] = r.values()
         k = t + 1
-        base_tf: dict[str, tuple[np.ndarray, float, float]] | None = None
+        base: dict[str, tuple[np.ndarray, float, float]] | None = None
         for r in runners:
             st = stats[r.label]
             vals = current[r.label]
@@ -365,9 +213,9 @@ def _lockstep(twin: X.Twin, runners: list[Runner], stats: Mapping[str, TargetSta
                         f"{moved:.3e} + float32 floor {floor:.3e}"
                     )
             if r is not runners[0]:
-                if base_tf is None:
-                    base_tf = torch_base(twin, current["torch"])
-                norm_rel, rel, diff, worst = cross_compare(r, vals, base_tf)
+                if base is None:
+                    base = torch_base(twin, current["torch"])
+                norm_rel, rel, diff, worst = cross_compare(r, vals, base)
                 st.cross_rel = max(st.cross_rel, norm_rel)
                 st.cross_max_rel = max(st.cross_max_rel, rel)
                 st.cross_abs = max(st.cross_abs, diff)
@@ -378,11 +226,12 @@ def _lockstep(twin: X.Twin, runners: list[Runner], stats: Mapping[str, TargetSta
 
 
 def torch_base(twin: X.Twin, torch_values: Mapping[str, np.ndarray]) -> dict[str, tuple[np.ndarray, float, float]]:
-    """Torch's values in TF layout by TF name, each with its max-abs and its 2-norm."""
+    """Torch's values in TF layout (also Flax's) by torch name, each with its max-abs and its
+    2-norm."""
     out = {}
     for tn, a in torch_values.items():
         b = twin.to_tf(tn, a).reshape(-1)
-        out[twin.tf_name(tn)] = (b, float(np.max(np.abs(b))), _norm(b))
+        out[tn] = (b, float(np.max(np.abs(b))), _norm(b))
     return out
 
 
@@ -394,12 +243,12 @@ def _norm(x: np.ndarray) -> float:
 def cross_compare(
     runner: Runner, values: Mapping[str, np.ndarray], base: Mapping[str, tuple[np.ndarray, float, float]]
 ) -> tuple[float, float, float, str]:
-    """``values`` (runner layout, TF names) against torch's (see :func:`torch_base`): per tensor
+    """``values`` (runner layout and names) against torch's (see :func:`torch_base`): per tensor
     the norm-relative difference ``||a - b|| / ||b||``, the elementwise ``max|a - b| / max|b|``
     and ``max|a - b|``. Returns (max norm-rel, max elementwise rel, max abs, worst tensor)."""
     worst_norm, worst_rel, worst_abs, worst = 0.0, 0.0, 0.0, ""
     for n in runner.names:
-        b, scale, norm_b = base[n]
+        b, scale, norm_b = base[runner.torch_name[n]]
         d = values[n].reshape(-1) - b  # float32: exact for nearby values (Sterbenz)
         diff = float(np.max(np.abs(d)))
         norm_d = _norm(d)

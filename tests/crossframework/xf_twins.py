@@ -1,15 +1,19 @@
-"""Twin models for the cross-framework suite: one architecture in PyTorch, Keras 3 and a
-tf.compat.v1 graph, with identical weights and identical synthetic batches.
+"""Twin models for the cross-framework suite: one architecture in PyTorch, Keras 3, a
+tf.compat.v1 graph and Flax (``xf_flax.py``), with identical weights and identical synthetic
+batches.
 
 The torch and Keras models are the bundled twins of ``lrspec_torch.examples`` and
 ``lrspec_tf.examples``. The tf.compat.v1 graph is
 written here with raw ops (``tf.nn.conv2d``, ``tf.matmul``, ...) and ``get_variable`` under the
-same paths as the Keras variables, so the three canonical name sets are: torch names (e.g.
-``conv1.weight``) and TF names (``conv1.kernel``, shared by Keras and v1).
+same paths as the Keras variables, so the canonical name sets are: torch names (e.g.
+``conv1.weight``), TF names (``conv1.kernel``, shared by Keras and v1) and Flax names
+(``conv1.kernel``, but ``blocks.0.norm.scale``/``embed.embedding`` where Keras says
+``gamma``/``embeddings``; :meth:`Twin.flax_name`).
 
 Layouts (torch -> TF): conv kernels OIHW -> HWIO; dense weights (out, in) -> (in, out); the first
 dense layer after a conv stack also permutes its input axis from torch's CHW flatten order to
-Keras's HWC order; embeddings, biases and norm scales/offsets are copied as they are.
+Keras's HWC order; embeddings, biases and norm scales/offsets are copied as they are. Flax
+uses the same layouts as Keras.
 """
 
 from __future__ import annotations
@@ -75,8 +79,19 @@ class Twin:
             return f"{stem}.embeddings"
         return f"{stem}.kernel" if leaf == "weight" else torch_name
 
+    def flax_name(self, torch_name: str) -> str:
+        """The canonical optax name of a torch parameter in the Flax twin (flax's leaf names:
+        ``conv1.weight`` -> ``conv1.kernel``, ``blocks.0.norm.weight`` -> ``blocks.0.norm.scale``,
+        ``embed.weight`` -> ``embed.embedding``); its layout is TF's (:meth:`to_tf`)."""
+        stem, _, leaf = torch_name.rpartition(".")
+        if stem.endswith("norm"):
+            return f"{stem}.{ {'weight': 'scale', 'bias': 'bias'}[leaf] }"
+        if stem.endswith("embed") and leaf == "weight":
+            return f"{stem}.embedding"
+        return f"{stem}.kernel" if leaf == "weight" else torch_name
+
     def to_tf(self, torch_name: str, value: np.ndarray) -> np.ndarray:
-        """A torch-layout array in TF layout."""
+        """A torch-layout array in TF layout (also the Flax twins' layout)."""
         a = np.asarray(value)
         if torch_name in self.flatten:
             c, h, w = self.flatten[torch_name]

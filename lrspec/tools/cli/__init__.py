@@ -16,12 +16,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from lrspec.errors import LrSpecError
+from lrspec.tools.cli.common import SafeStdout, StdoutError
 from lrspec.tools.cli.errors import EXIT_ERROR, EXIT_USAGE, Located, UsageError, UserError, error_lines
 from lrspec.tools.cli.parser import build_parser
 from lrspec.tools.cli.stderr import without_tf_import_noise
+from lrspec.tools.render import printable
 
 __all__ = ["UsageError", "UserError", "build_parser", "main", "run"]
 
@@ -30,24 +32,37 @@ _without_tf_import_noise = without_tf_import_noise
 
 
 def run(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
-    """Run one command line; returns the exit code. Never raises for user errors."""
+    """Run one command line; returns the exit code. Never raises for user errors.
+
+    ``out`` is wrapped in :class:`~lrspec.tools.cli.common.SafeStdout` (a failing stdout is
+    one error line); an error without a location of its own is located at the command
+    (``lrspec plot``)."""
     parser = build_parser()
+    where = "lrspec"
+    safe_out: Any = out if isinstance(out, SafeStdout) else SafeStdout(out)
     try:
         args = parser.parse_args(list(argv))
         if getattr(args, "func", None) is None:
             if not argv:
-                out.write(parser.format_help())
+                safe_out.write(parser.format_help())
                 return EXIT_USAGE
             raise UsageError("lrspec: missing command (see 'lrspec --help')")
-        return int(args.func(args, out, err))
+        where = f"lrspec {args.command}"
+        code = int(args.func(args, safe_out, err))
+        safe_out.flush()
+        return code
     except UsageError as exc:
-        err.write(f"Error: {exc}\n")
+        err.write(f"Error: {printable(str(exc))}\n")
         return EXIT_USAGE
     except Located as exc:
         err.writelines(line + "\n" for line in error_lines(exc.error, exc.where))
         return EXIT_ERROR
-    except LrSpecError as exc:
+    except StdoutError as exc:
         err.writelines(line + "\n" for line in error_lines(exc))
+        _silence_stdout()
+        return EXIT_ERROR
+    except LrSpecError as exc:
+        err.writelines(line + "\n" for line in error_lines(exc, default=where))
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.write("Error: interrupted\n")
@@ -64,6 +79,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         with without_tf_import_noise():
             return run(args, sys.stdout, sys.stderr)
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null, so the interpreter's final flush of what stdout still buffers
+    cannot fail again (no "Exception ignored" message at exit)."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)

@@ -12,44 +12,58 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from lrspec.errors import LrSpecError, TargetError
 from lrspec.tools.cli.common import check_target, json_text, load_spec, resolve, write_output
 from lrspec.tools.cli.errors import EXIT_OK, UsageError, UserError, located
+from lrspec.tools.render import printable
 
 __all__ = ["built_line", "cmd_compile", "public_name"]
 
 
+def _guarded(where: str, what: str, call: Callable[[], Any]) -> Any:
+    """``call()``; an exception that is not an :class:`LrSpecError` (any ``BaseException`` but
+    ``KeyboardInterrupt``: model code can raise anything) is a :class:`UserError` at ``where``."""
+    with located(where):
+        try:
+            return call()
+        except (LrSpecError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            raise UserError(where, f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+def _nothing_to_optimize(plan: Any) -> TargetError:
+    return TargetError(
+        "every parameter is permanently frozen, so there is nothing to optimize (the generated module "
+        "could not build an optimizer)"
+    )
+
+
 def _model_plan(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
-    """(spec, plan, source, compiled-or-None) for ``compile --model``."""
+    """(spec, plan, source, compiled-or-None) for ``compile --model``. A live model is compiled
+    with ``--emit`` too: compiling is what checks the plan against the model (tied parameters
+    in conflicting groups, nothing to optimize), and a module that ``compile`` refuses must not
+    be written."""
     from lrspec.targets import get_target
     from lrspec.tools import model_sources
 
     spec = load_spec(args.spec)
     source = model_sources.open_source(args.model, args.target)
-    if source.model is None:
-        return spec, resolve(spec, source.params, args.spec), source, None
     where_target = f"--target {args.target}"
+    if source.model is None:
+        plan = resolve(spec, source.params, args.spec)
+        if args.emit is not None and not plan.trainable_groups:
+            with located(where_target):
+                raise _nothing_to_optimize(plan)
+        return spec, plan, source, None
     with located(where_target, TargetError):
         target = get_target(args.target)
-    with located(args.model):
-        try:
-            params = target.parameters(source.model)
-        except LrSpecError:
-            raise
-        except Exception as exc:
-            raise UserError(args.model, f"cannot list the model's parameters: {type(exc).__name__}: {exc}") from None
+    params = _guarded(args.model, "cannot list the model's parameters", lambda: target.parameters(source.model))
     plan = resolve(spec, params, args.spec)
-    compiled = None
-    if args.emit is None:
-        with located(where_target):
-            try:
-                compiled = target.compile(plan, source.model)
-            except LrSpecError:
-                raise
-            except Exception as exc:
-                raise UserError(where_target, f"compiling the plan failed: {type(exc).__name__}: {exc}") from None
+    compiled = _guarded(where_target, "compiling the plan failed", lambda: target.compile(plan, source.model))
     return spec, plan, source, compiled
 
 
@@ -76,7 +90,8 @@ def built_line(target: str, plan: Any, compiled: Any) -> str:
         return f"built: {public_name(type(optimizer))} with {groups}"
     if compiled is not None:
         return f"built: {type(compiled).__qualname__} with {groups}"
-    return f"will build: one {target} optimizer group per group not frozen for good ({n})"
+    trainable = f"{n} group{'s' if n != 1 else ''} not frozen for good"
+    return f"will build: the {target} optimizer for the {trainable} (no live model given)"
 
 
 def cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -91,7 +106,7 @@ def cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.format == "json":
             text = json_text(spec_json(spec, command="compile", spec=args.spec, target=args.target))
         else:
-            text = f"{args.spec}: valid; target {args.target} (no --model: showing the spec's groups)\n\n{spec_table(spec)}\n"
+            text = f"{printable(args.spec)}: valid; target {args.target} (no --model: showing the spec's groups)\n\n{spec_table(spec)}\n"
         write_output(text, args.output, args.force, out)
         return EXIT_OK
     spec, plan, source, compiled = _model_plan(args)
@@ -102,13 +117,13 @@ def cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             code = emit_python(plan, args.target, spec_path=args.spec, source=args.model)
         write_output(code, args.output, args.force, out)
         if args.output not in (None, "-"):
-            err.write(f"wrote {args.output} ({args.target}; entry point build(model))\n")
+            err.write(f"wrote {printable(args.output)} ({args.target}; entry point build(model))\n")
         return EXIT_OK
     if args.format == "json":
         doc = plan_json(plan, command="compile", spec=args.spec, target=args.target, model=args.model, source_kind=source.kind)
         text = json_text(doc)
     else:
-        head = f"{args.spec} -> {args.target}, model {args.model} ({source.kind}, {len(plan.names)} parameters)"
+        head = printable(f"{args.spec} -> {args.target}, model {args.model} ({source.kind}, {len(plan.names)} parameters)")
         text = f"{head}\n\n{plan_table(plan)}\n\n{built_line(args.target, plan, compiled)}\n"
     write_output(text, args.output, args.force, out)
     return EXIT_OK

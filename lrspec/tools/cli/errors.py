@@ -9,7 +9,12 @@ say where and what (:meth:`lrspec.errors.Problem.render`). A command names the d
 * a problem with a file: ``Error: file:line:col: location: message``;
 * a problem without a file, inside :func:`located`: ``Error: <where>: location: message``;
 * otherwise ``Error: location: message``, or ``Error: <ErrorClass>: message`` when the
-  problem has no location either.
+  problem has no location either (the command line always names a *where*: the command,
+  ``lrspec plot``, so users never see a class name).
+
+A message that already starts with its *where* (``lrspec verify: ...``) does not repeat it.
+Every line goes through :func:`lrspec.tools.render.printable`: control characters in names
+(terminal escape sequences) are printed escaped.
 
 One line per problem (a message spanning several lines gives one line each, with the same
 *where*); a first problem that only heads a list (``cannot resolve the spec:``) is left out.
@@ -23,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from lrspec.errors import LrSpecError, Problem
+from lrspec.tools.render import printable
 
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "Located", "UsageError", "UserError", "error_lines", "located"]
 
@@ -72,9 +78,10 @@ def _is_heading(problem: Problem) -> bool:
     return problem.file is None and not problem.location and problem.message.rstrip().endswith(":")
 
 
-def error_lines(error: LrSpecError, where: str | None = None) -> list[str]:
+def error_lines(error: LrSpecError, where: str | None = None, *, default: str | None = None) -> list[str]:
     """The ``Error: ...`` lines of ``error`` (see the module docstring); ``where`` is the
-    default location of problems without a file."""
+    location of problems without a file; ``default`` (the command, ``lrspec plot``) that of
+    problems with neither a file nor a location, instead of the error's class name."""
     problems = list(error.problems) or [Problem("", str(error) or type(error).__name__)]
     if len(problems) > 1 and _is_heading(problems[0]):
         problems = problems[1:]
@@ -85,8 +92,9 @@ def error_lines(error: LrSpecError, where: str | None = None) -> list[str]:
             p = replace(problem, message=message)
             text = p.render()
             if p.file is None:
-                prefix = where if where is not None else None if p.location else type(error).__name__
-                if prefix:
+                fallback = default if default is not None else type(error).__name__
+                prefix = where if where is not None else None if p.location else fallback
+                if prefix and not (text == prefix or text.startswith(prefix + ": ")):
                     text = f"{prefix}: {text}"
-            lines.append(f"Error: {text}")
+            lines.append(f"Error: {printable(text)}")
     return lines

@@ -21,14 +21,30 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
+#: The largest ``plot --steps`` (points per curve) and ``verify --steps`` (docs/cli.md).
+MAX_PLOT_STEPS = 10**6
+MAX_VERIFY_STEPS = 10**5
+
+
 def _positive_int(text: str) -> int:
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 20 else -1
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}")
     return value
+
+
+def _steps(limit: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"at most {limit} updates, got {value}")
+        return value
+
+    parse.__name__ = "steps"
+    return parse
 
 
 def _fmt(p: argparse.ArgumentParser) -> None:
@@ -86,10 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("plot", cmd_plot, "Plot lr against update step, one curve per resulting group.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--params", metavar="FILE", help="parameter list (default: one curve per spec group)")
-    p.add_argument("--steps", type=_positive_int, default=1000, metavar="N", help="updates to plot (default: 1000)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write an image (png, svg, pdf; needs the 'plot' extra)")
+    p.add_argument(
+        "--steps", type=_steps(MAX_PLOT_STEPS), default=1000, metavar="N",
+        help=f"updates to plot (default: 1000, at most {MAX_PLOT_STEPS})",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="FILE",
+        help="write an image: FILE ends in .png, .svg or .pdf (the format; needs the 'plot' extra)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing -o FILE")
-    p.add_argument("--log", action="store_true", help="logarithmic lr axis")
+    scale = p.add_mutually_exclusive_group()
+    scale.add_argument(
+        "--log", action="store_const", const=True, default=None, dest="log",
+        help="logarithmic lr axis (default for images: when the rates span more than 10x)",
+    )
+    scale.add_argument("--linear", action="store_const", const=False, dest="log", help="linear lr axis")
     _fmt(p)
 
     p = add("targets", cmd_targets, "List the compilation targets and what to install for missing ones.")
@@ -98,7 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_verify, "Check that every target gives the same updates as the NumPy reference.")
     p.add_argument("spec", metavar="SPEC")
     p.add_argument("--params", required=True, metavar="FILE", help="parameter list with shapes")
-    p.add_argument("--steps", type=_positive_int, default=50, metavar="N", help="updates to run (default: 50, as lrspec.verify)")
+    p.add_argument(
+        "--steps", type=_steps(MAX_VERIFY_STEPS), default=50, metavar="N",
+        help=f"updates to run (default: 50, as lrspec.verify; at most {MAX_VERIFY_STEPS})",
+    )
     p.add_argument("--targets", metavar="T1,T2", help="comma-separated targets (default: every installed one)")
     _fmt(p)
     return parser

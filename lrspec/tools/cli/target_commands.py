@@ -51,8 +51,12 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     spec = load_spec(args.spec)
     params = read_params(args.params)
     resolve(spec, params, args.spec)  # resolution errors located at the spec, before any framework import
-    with located("lrspec verify"):
-        report = verify_mod.verify(spec, params, targets=targets, steps=args.steps)
+    from lrspec.tools.cli.stderr import progress_stream
+    from lrspec.tools.progress import Progress
+
+    with located("lrspec verify"), Progress("lrspec verify", progress_stream(err)) as progress:
+        progress.start(args.steps, "starting the targets")
+        report = verify_mod.verify(spec, params, targets=targets, steps=args.steps, progress=progress)
     if args.format == "json":
         out.write(json_text(report.to_dict()))
     else:

@@ -2,7 +2,8 @@
 
 Synthetic data, chosen so that float32 roundoff stays well below the tolerance while mapping
 mistakes show: initial values ``N(0, 1) * min(1, 100 * group lr)`` (0.1 for lr 0); gradients
-``N(0, 1) * 10**u`` with a per-element ``u ~ U(-6, 0)`` fixed for the run. Parameters listed
+``N(0, 1) * 10**u`` with a per-element ``u ~ U(-6, 0)`` fixed for the run, drawn one update
+at a time. Every value is a float32 ndarray (shape ``()`` included). Parameters listed
 without a shape get :data:`DEFAULT_SHAPE`; one with more than ``max_elements`` elements is run
 as a 1-D parameter of ``max_elements`` elements (every family is elementwise).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,9 +68,18 @@ def synthetic_shapes(shapes: Mapping[str, Shape | None], max_elements: int) -> t
     return out, notes
 
 
+def _f32(values: Any, shape: Shape) -> Array:
+    """``values`` as a float32 ndarray of ``shape`` (a shape ``()`` gives a 0-d array, not a
+    NumPy scalar, so every framework gets an array)."""
+    return np.asarray(values, dtype=np.float32).reshape(shape)
+
+
 def synthetic_data(
     plan: Plan, shapes: Mapping[str, Shape], steps: int, seed: int
-) -> tuple[dict[str, Array], list[dict[str, Array]]]:
+) -> tuple[dict[str, Array], Iterator[dict[str, Array]]]:
+    """Initial values and the gradients of update 0, 1, ..., ``steps - 1``; the gradients are
+    drawn one update at a time (memory does not grow with ``steps``), from the same seeded
+    stream as the initial values."""
     rng = np.random.default_rng(seed)
     init: dict[str, Array] = {}
     scales: dict[str, Array] = {}
@@ -77,9 +87,11 @@ def synthetic_data(
         shape = shapes[name]
         lr = plan.group_of(name).lr
         scale = min(1.0, 100.0 * lr) if lr > 0 else 0.1
-        init[name] = (rng.standard_normal(shape) * scale).astype(np.float32)
-        scales[name] = 10.0 ** rng.uniform(-6.0, 0.0, shape)
-    grads = [
-        {n: (rng.standard_normal(shapes[n]) * scales[n]).astype(np.float32) for n in plan.names} for _ in range(steps)
-    ]
-    return init, grads
+        init[name] = _f32(rng.standard_normal(shape) * scale, shape)
+        scales[name] = np.asarray(10.0 ** rng.uniform(-6.0, 0.0, shape))
+
+    def grads() -> Iterator[dict[str, Array]]:
+        for _ in range(steps):
+            yield {n: _f32(rng.standard_normal(shapes[n]) * scales[n], shapes[n]) for n in plan.names}
+
+    return init, grads()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lrspec.plan import Plan
+from lrspec.tools.render import printable
 
 __all__ = ["GroupDivergence", "TargetResult", "VerifyReport", "format_report"]
 
@@ -135,6 +136,8 @@ def _fmt(x: float) -> str:
 
 
 def _cut(text: str, width: int) -> str:
+    """``text`` shown safely (:func:`lrspec.tools.render.printable`) in at most ``width`` columns."""
+    text = printable(text)
     return text if len(text) <= width else text[: width - 1] + "~"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,7 @@ def verify(
     *,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     max_elements: int = 4096,
+    progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Check that each target's compiled optimizer reproduces :mod:`lrspec.reference` for ``spec``.
 
@@ -83,7 +84,10 @@ def verify(
     ``tolerance`` is the allowed divergence as a fraction of the distance each group moved
     (plus the float32 floor of :mod:`lrspec.tools.verify.compare`). A target without a
     verify driver is ``"skipped"``; errors raised while building or stepping one target's
-    driver are reported as that target's ``"error"`` status.
+    driver are reported as that target's ``"error"`` status. ``progress``, when given, is
+    called as ``progress(done, steps)`` after every update (``lrspec verify`` shows it on a
+    terminal, :mod:`lrspec.tools.progress`). Memory does not grow with ``steps``: the
+    gradients are drawn one update at a time.
     """
     from lrspec.reference import ReferenceOptimizer
 
@@ -104,13 +108,13 @@ def verify(
     init64 = {n: a.astype(np.float64) for n, a in init.items()}
     trackers = {name: [GroupTracker(g.name, g.params, g.frozen, tolerance) for g in plan.groups] for name in drivers}
     try:
-        for t in range(steps):
-            ref.step(grads[t])
+        for t, grad in enumerate(grads):
+            ref.step(grad)
             ref_params = ref.params
             frozen_so_far = {n: plan.group_of(n).is_frozen_at(t) for n in plan.names}
             for name in list(drivers):
                 try:
-                    drivers[name].step(grads[t])
+                    drivers[name].step(grad)
                     got = drivers[name].values()
                 except Exception as exc:
                     results[name] = _error(name, exc, opts.get(name, {}), f"update {t}: ")
@@ -118,6 +122,8 @@ def verify(
                     continue
                 for tracker in trackers[name]:
                     tracker.update(t + 1, got, ref_params, init64, frozen_so_far)
+            if progress is not None:
+                progress(t + 1, steps)
     finally:
         for d in drivers.values():
             d.close()

@@ -1,0 +1,1 @@
+"""``torchvision.ops`` of lrspec's test shim: only :mod:`.misc`."""
