@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -c constraints.txt -e ".[torch,tf,jax,plot,dev]"
+	# timm without its torchvision requirement: the registry's torchvision is a CUDA build whose
+	# ops fail to load against the CPU torch, and transformers/lightning crash importing it.
+	# The tests give timm the one torchvision name it imports (tests/shims/torchvision).
+	$(BIN)/python -m pip install -c constraints.txt --no-deps timm
 	touch $(STAMP)
 
 # The promise on the bundled example: its plan, then the same spec compiled for torch, Keras (tf)
