@@ -48,8 +48,17 @@ def runs(tmp_path_factory: Any) -> tuple[Path, dict[str, dict[str, np.ndarray]],
         K.fit(model, kind, epochs=2)
         uninterrupted[kind] = K.weights(model)
     worker = Path(__file__).parent / "_keras_reload_worker.py"
+    # The fresh process must compute with the same TF thread pools as this one (another test
+    # folder may have pinned them to one thread): reductions split across threads round differently.
+    import tensorflow as tf
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    for var, n in (("TF_NUM_INTRAOP_THREADS", tf.config.threading.get_intra_op_parallelism_threads()),
+                   ("TF_NUM_INTEROP_THREADS", tf.config.threading.get_inter_op_parallelism_threads())):
+        if n > 0:
+            env[var] = str(n)
     proc = subprocess.run([sys.executable, str(worker), str(folder)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                          env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return folder, uninterrupted, names
 
