@@ -73,3 +73,31 @@ def read_bounded_text(path: str | os.PathLike[str], max_bytes: int, what: str) -
         return b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FileRefused(f"cannot read file: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def json_too_deep_at(text: str, limit: int) -> int | None:
+    """The 1-based line where JSON brackets (outside strings) first nest deeper than ``limit``,
+    or None. Run before anything recursive reads the text, so deep nesting is an error, not a
+    RecursionError."""
+    depth = 0
+    in_string = escaped = False
+    line = 1
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "\n":
+            line += 1
+    return None

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from lrspec.errors import Problem, SpecError
-from lrspec.spec.files import FileRefused, read_bounded_text
+from lrspec.spec.files import FileRefused, json_too_deep_at, read_bounded_text
 from lrspec.spec.locations import Path, format_path
 from lrspec.spec.models import Spec
 from lrspec.spec.validation import validate_spec_data
@@ -173,29 +173,11 @@ def _parse_json(text: str, file: str | None) -> tuple[Any, dict[Path, tuple[int,
 def _json_depth_problem(text: str, file: str | None) -> SpecError | None:
     """A SpecError if brackets nest deeper than :data:`MAX_DEPTH` (strings skipped), before
     anything recursive reads the text."""
-    depth = 0
-    in_string = escaped = False
-    line = 1
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                message = f"invalid JSON: nested too deeply (more than {MAX_DEPTH} levels of objects and arrays)"
-                return SpecError(Problem("", message, file=file, line=line), file=file)
-        elif ch in "]}":
-            depth -= 1
-        elif ch == "\n":
-            line += 1
-    return None
+    line = json_too_deep_at(text, MAX_DEPTH)
+    if line is None:
+        return None
+    message = f"invalid JSON: nested too deeply (more than {MAX_DEPTH} levels of objects and arrays)"
+    return SpecError(Problem("", message, file=file, line=line), file=file)
 
 
 def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tuple[Any, dict[Path, tuple[int, int]]]:

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from lrspec.errors import ParamFileError, Problem
-from lrspec.spec.files import FileRefused, read_bounded_text
+from lrspec.spec.files import FileRefused, json_too_deep_at, read_bounded_text
 
 __all__ = ["ParamFileError", "Shape", "parse_param_text", "parse_shape", "read_params"]
 
@@ -91,25 +91,7 @@ def parse_param_text(text: str, file: str = "<params>") -> dict[str, Shape | Non
 
 def _too_deep(text: str) -> bool:
     """Whether brackets (outside strings) nest deeper than :data:`MAX_JSON_DEPTH`."""
-    depth = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return True
-        elif ch in "]}":
-            depth -= 1
-    return False
+    return json_too_deep_at(text, MAX_JSON_DEPTH) is not None
 
 
 def _parse_json(text: str, file: str) -> dict[str, Shape | None]:
