@@ -130,5 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"updates to run (default: 50, as lrspec.verify; at most {MAX_VERIFY_STEPS})",
     )
     p.add_argument("--targets", metavar="T1,T2", help="comma-separated targets (default: every installed one)")
+    p.add_argument(
+        "--dtype", choices=["float32", "float64"], default="float32",
+        help="parameters, gradients and optimizers in this dtype (default: float32; float64 proves the update "
+        "rules equal to 1e-10 relative)",
+    )
     _fmt(p)
     return parser
