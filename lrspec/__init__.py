@@ -10,6 +10,7 @@ from lrspec.api import as_spec, compile
 from lrspec.errors import CheckpointError, LrSpecError, Problem, ResolveError, SpecError, TargetError
 from lrspec.plan import ParamInfo, Plan, PlanGroup
 from lrspec.resolve import resolve
+from lrspec.resolve.params import ROLES, ModuleInfo, ParamMeta
 from lrspec.spec.loader import load, load_text
 from lrspec.spec.models import Spec
 from lrspec.spec.validation import validate
@@ -21,10 +22,13 @@ __version__ = "0.1.0"
 __all__ = [
     "CheckpointError",
     "LrSpecError",
+    "ModuleInfo",
     "ParamInfo",
+    "ParamMeta",
     "Plan",
     "PlanGroup",
     "Problem",
+    "ROLES",
     "ResolveError",
     "Spec",
     "SpecError",

@@ -27,10 +27,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrspec import schedules
+from lrspec.spec.families import decoupled_weight_decay
 from lrspec.spec.models import OptimizerSpec, Schedule
+
+if TYPE_CHECKING:
+    from lrspec.resolve.params import ModuleInfo
 
 __all__ = ["ParamInfo", "Plan", "PlanGroup"]
 
@@ -40,8 +44,11 @@ class PlanGroup:
     """Parameters that share every effective setting.
 
     ``sources`` are the spec groups (file order) whose patterns matched these parameters;
-    ``hyperparameters`` are the family's hyperparameters with torch's names
-    (e.g. ``{"betas": (0.9, 0.999), "eps": 1e-8, "amsgrad": False}`` for adam).
+    ``family`` is the optimizer family that updates them (the last matching spec group setting
+    ``optimizer``, else the spec's optimizer); ``hyperparameters`` are exactly that family's
+    hyperparameters (:data:`lrspec.spec.families.FAMILY_HYPERPARAMETERS`) with torch's names,
+    pairs/triples as tuples (e.g. ``{"betas": (0.9, 0.999), "eps": 1e-8, "amsgrad": False}``
+    for adam).
     """
 
     name: str
@@ -58,6 +65,17 @@ class PlanGroup:
     """Only on permanently frozen groups: the targets also keep the normalization layers owning
     these parameters in inference mode (Keras ``trainable = False``; torch: ``eval()`` kept
     through ``model.train()``), so their running statistics are not updated."""
+    family: str = ""
+    """The group's optimizer family (always set by :func:`lrspec.resolve`)."""
+    _show_family: bool = field(default=False, repr=False)
+    """Whether :meth:`to_dict` writes ``family``: only in plans whose groups use a family other
+    than the spec's optimizer (so plans of single-family specs serialise as before)."""
+
+    @property
+    def decoupled_weight_decay(self) -> bool:
+        """True when this group's weight decay is decoupled (``p *= 1 - lr*wd``: adamw, muon,
+        adafactor, nadam/radam with ``decoupled_weight_decay``); else coupled (``g += wd*p``)."""
+        return decoupled_weight_decay(self.family, self.hyperparameters)
 
     @cached_property
     def _fn(self) -> schedules.ScheduleFn:
@@ -108,6 +126,7 @@ class PlanGroup:
             "layer": self.layer,
             # only when set, so that plans without it serialise (and fingerprint) as before
             **({"freeze_statistics": True} if self.freeze_statistics else {}),
+            **({"family": self.family} if self._show_family else {}),
         }
 
 
@@ -120,6 +139,8 @@ class ParamInfo:
     matched: tuple[str, ...]
     layer: int | None
     shape: tuple[int, ...] | None
+    module: ModuleInfo | None = None
+    """The owning module (class names, roles) when the parameter list carried it, else None."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,16 +156,30 @@ class Plan:
     _layers: Sequence[int] = field(repr=False)
     _shapes: tuple[tuple[int, ...] | None, ...] = field(repr=False)
     layer_names: tuple[str, ...] = ()
+    _modules: tuple[ModuleInfo | None, ...] | None = field(default=None, repr=False)
 
     @property
     def family(self) -> str:
-        """The optimizer family: ``sgd``, ``adam``, ``adamw``, ``rmsprop`` or ``adagrad``."""
+        """The spec's top-level optimizer family (``optimizer.type``); groups may use others
+        (:attr:`PlanGroup.family`, :attr:`families`)."""
         return self.optimizer.type
+
+    @cached_property
+    def families(self) -> tuple[str, ...]:
+        """The distinct families of the groups, in first-appearance order (frozen groups included)."""
+        return tuple(dict.fromkeys(g.family or self.family for g in self.groups))
+
+    @property
+    def mixed_families(self) -> bool:
+        """True when the groups use more than one family."""
+        return len(self.families) > 1
 
     @property
     def decoupled_weight_decay(self) -> bool:
-        """True for adamw (``p *= 1 - lr*wd``); every other family adds ``wd*p`` to the gradient."""
-        return self.family == "adamw"
+        """The weight-decay convention of the top-level family with its own hyperparameters (see
+        :attr:`PlanGroup.decoupled_weight_decay` for each group's, which is what counts)."""
+        opt = self.optimizer
+        return decoupled_weight_decay(self.family, {k: getattr(opt, k, None) for k in ("decoupled_weight_decay",)})
 
     @cached_property
     def _position(self) -> dict[str, int]:
@@ -170,6 +205,7 @@ class Plan:
             matched=self._combos[self._combo_index[k]],
             layer=None if layer < 0 else int(layer),
             shape=self._shapes[k],
+            module=None if self._modules is None else self._modules[k],
         )
 
     def lr(self, name: str, t: int) -> float:

@@ -31,6 +31,7 @@ import abc
 import difflib
 import importlib
 import importlib.util
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -40,6 +41,7 @@ import numpy.typing as npt
 
 from lrspec.errors import TargetError
 from lrspec.plan import Plan
+from lrspec.resolve.params import ParamMeta
 
 __all__ = [
     "Array",
@@ -61,7 +63,8 @@ __all__ = [
 ENTRY_POINT_GROUP = "lrspec.targets"
 
 Shape = tuple[int, ...]
-ParamShapes = Mapping[str, Shape | None]
+ParamShapes = Mapping[str, Shape | ParamMeta | None]
+"""Parameter names mapped to shapes, or to :class:`lrspec.ParamMeta` (shape and owning module), or None."""
 Array = npt.NDArray[Any]
 
 
@@ -113,7 +116,9 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def parameters(self, model: Any) -> ParamShapes:
-        """Canonical parameter names of ``model`` mapped to shapes (None: unknown), in model order."""
+        """Canonical parameter names of ``model`` mapped to shapes (None: unknown), in model order;
+        or to :class:`lrspec.ParamMeta` (shape plus the owning module's :class:`lrspec.ModuleInfo`),
+        which lets specs use the ``modules`` selector."""
 
     def accepts(self, model: Any) -> bool:
         """True when ``model`` is a model object of this framework. Must not import the
@@ -175,9 +180,10 @@ class TargetInfo:
 #: name -> ("module:attribute", pip extra). Adding a framework: one line here (or an entry point).
 BUILTIN_TARGETS: dict[str, tuple[str, str]] = {
     "torch": ("lrspec_torch.target:TARGET", "lrspec[torch]"),
-    "tf": ("lrspec_tf.target:TF_TARGET", "lrspec[tf]"),
+    "tf": ("lrspec_keras.target:KerasTarget", "lrspec[keras]"),
     "tf-v1": ("lrspec_tf.target:TF_V1_TARGET", "lrspec[tf]"),
     "optax": ("lrspec_optax.target:TARGET", "lrspec[jax]"),
+    "keras": ("lrspec_keras.target:KerasTarget", "lrspec[keras]"),
 }
 
 
@@ -196,7 +202,10 @@ def _import_target(ref: str, name: str, extra: str) -> Target:
     if obj is None:
         raise TargetError(f"target {name!r}: {module_name!r} has no attribute {attr!r}")
     if isinstance(obj, type) and issubclass(obj, Target):
-        obj = obj()
+        # a class is instantiated; one whose __init__ takes ``name`` gets the name it was looked up
+        # by, so that an alias ("tf" for "keras") reports the name the user gave
+        takes_name = "name" in inspect.signature(obj.__init__).parameters
+        obj = obj(name=name) if takes_name else obj()  # type: ignore[call-arg]
     if not isinstance(obj, Target):
         raise TargetError(f"target {name!r} ({ref}) is a {type(obj).__name__}, not a lrspec.targets.Target")
     return obj

@@ -133,6 +133,18 @@ def _llrd(name: str) -> float:
     return 1e-3 * 0.75 ** (5 - depth)
 
 
+def _vit_timm(name: str, depth: int = 2) -> float:
+    """timm's layer decay on a ViT of ``depth`` blocks: embeddings 0, blocks.i 1+i, the final
+    norm with the last block, the head one more; scale 0.65 ** (layer_max - layer)."""
+    if name.startswith(("cls_token", "pos_embed", "patch_embed")):
+        layer = 0
+    elif name.startswith("blocks."):
+        layer = 1 + int(name.split(".")[1])
+    else:
+        layer = depth if name.startswith("norm.") else depth + 1
+    return 1e-3 * 0.65 ** (depth + 1 - layer)
+
+
 # example -> (expected lr at update t for a parameter name, the update t to check)
 EXPECTED = {
     "finetune_cnn": (lambda n, t: 1e-5 if n.startswith("conv") else 1e-3, 5),
@@ -144,6 +156,8 @@ EXPECTED = {
     "retrain_last_layer": (lambda n, t: 0.01 if n.startswith("fc2") else 0.0, 3),
     "retrain_last_two_layers": (lambda n, t: 0.01 if n.startswith(("fc1", "fc2")) else 0.0, 3),
     "gradual_unfreeze": (lambda n, t: (1e-4 * 0.1 if t >= 20 else 0.0) if n.startswith("conv") else 1e-4, 25),
+    "muon_adamw": (lambda n, t: 1e-3, 3),
+    "vit_llrd_timm": (lambda n, t: _vit_timm(n), 3),
     "transformer_llrd": (lambda n, t: _llrd(n) * (0.5 * (1 + math.cos(math.pi * min(t - 10, 40) / 40)) if t >= 10 else t / 10), 25),
 }
 
@@ -177,3 +191,46 @@ def test_every_example_spec_has_a_params_file() -> None:
     stems = {s for s, _ in _example_cases()}
     specs = {f.stem for f in (ROOT / "examples").glob("*.yaml")}
     assert specs <= stems, f"examples without a params file: {sorted(specs - stems)}"
+
+
+# ------------------------------------------------------------------ families per group (issue 14)
+
+MIXED = {
+    "version": 1,
+    "optimizer": {"type": "adamw", "lr": 1e-3, "weight_decay": 0.05},
+    "groups": [{"name": "mats", "params": ["*"], "ndim": 2, "optimizer": {"type": "muon", "ns_steps": 3}}],
+}
+
+
+def test_mixed_families_show_a_family_column_and_line() -> None:
+    plan = lrspec.resolve(lrspec.validate(MIXED), {"w": (3, 4), "b": (3,)})
+    table = plan_table(plan)
+    assert "families: muon (1 group), adamw (1 group)" in table
+    header = next(line for line in table.splitlines() if line.startswith("group "))
+    assert "family" in header.split()
+    row = next(line for line in table.splitlines() if line.startswith("mats "))
+    assert " muon " in row and "ns_steps=3" in row  # muon's differences from its torch defaults
+    doc = plan_json(plan)
+    assert doc["families"] == ["muon", "adamw"]
+    assert [g["family"] for g in doc["groups"]] == ["muon", "adamw"]
+    assert [p["family"] for p in doc["params"]] == ["muon", "adamw"]
+
+
+def test_single_family_plans_show_no_family_column() -> None:
+    plan = lrspec.resolve(lrspec.validate({**MIXED, "groups": []}), {"w": (3, 4)})
+    table = plan_table(plan)
+    assert "families:" not in table
+    assert "family" not in next(ln for ln in table.splitlines() if ln.startswith("group "))
+    doc = plan_json(plan)
+    assert "families" not in doc and "family" not in doc["groups"][0] and "family" not in doc["params"][0]
+
+
+def test_spec_table_shows_group_families_and_selectors() -> None:
+    layers = ["a", ["b", "c"], {"params": ["n"], "join": "previous"}]
+    table = spec_table(lrspec.validate({**MIXED, "layer_decay": {"rate": 0.5, "layers": layers, "unmatched": "last"}}))
+    row = next(line for line in table.splitlines() if line.startswith("mats "))
+    assert "* ndim=2" in row and "optimizer=muon ns_steps=3" in row
+    assert "over layers a, [b c], (join) n; unmatched parameters form the last layer" in table
+    doc = spec_json(lrspec.validate(MIXED))
+    assert doc["groups"][0]["ndim"] == [2] and doc["groups"][0]["optimizer"]["type"] == "muon"
+    assert "lr" not in doc["groups"][0]["optimizer"]

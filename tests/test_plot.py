@@ -93,3 +93,58 @@ def test_plot_image(spec_file: Path, tmp_path: Path) -> None:
     code, _, err = run(f"plot {spec_file} --steps 30 -o {out} --log")
     assert code == 0 and err == f"wrote {out} (4 curves, 30 steps)\n"
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _image_lines(curves: list, log: bool | None = None) -> tuple[str, list]:
+    pytest.importorskip("matplotlib")
+    from lrspec.tools.plotting import make_figure
+
+    fig = make_figure(curves, log=log)
+    try:
+        ax = fig.axes[0]
+        return ax.get_yscale(), [(line.get_label(), line.get_linestyle(), list(line.get_ydata())) for line in ax.get_lines()]
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def test_plot_switches_to_log_axis_when_rates_span_more_than_10x() -> None:
+    from lrspec.tools.plotting import LOG_SPAN, choose_log
+
+    # the bundled example: 1e-5 pretrained groups next to a 1e-3 head (a 100x span)
+    curves = spec_curves(lrspec.load("examples/finetune_cnn.yaml"), 20)
+    positive = [v for c in curves for v in c.values if v > 0]
+    assert max(positive) / min(positive) > LOG_SPAN
+    assert choose_log(curves) is True
+    assert choose_log(curves, log=False) is False
+    scale, lines = _image_lines(curves)
+    assert scale == "log"
+    # every trained curve is drawn with its own line, at its own values (nothing flattened to 0)
+    trained = [c for c in curves if not c.frozen]
+    for c in trained:
+        drawn = [ys for label, _, ys in lines if label.split(" (")[0] == c.name]
+        assert drawn and min(drawn[0]) > 0 and max(drawn[0]) == pytest.approx(max(c.values))
+
+
+def test_plot_keeps_linear_axis_within_10x_and_every_curve_visible() -> None:
+    from lrspec.tools.plotting import choose_log
+
+    spec = {
+        "version": 1,
+        "optimizer": {"type": "sgd", "lr": 0.1},
+        "groups": [
+            {"name": "a", "params": ["a.*"]},
+            {"name": "b", "params": ["b.*"], "lr": 0.1},  # the same curve as a: must not hide it
+            {"name": "c", "params": ["c.*"], "lr": 0.02},
+            {"name": "frozen", "params": ["f.*"], "freeze": True},
+        ],
+    }
+    curves = spec_curves(lrspec.validate(spec), 5)
+    assert choose_log(curves) is False  # 0.1 / 0.02 = 5x
+    scale, lines = _image_lines(curves)
+    assert scale == "linear"
+    by_name = {label.split(" (")[0]: (label, style) for label, style, _ in lines}
+    assert {"a", "b", "c", "frozen"} <= set(by_name)
+    assert by_name["a"][1] != by_name["b"][1] and "overlaps a" in by_name["b"][0]
+    assert "frozen" in by_name["frozen"][0]

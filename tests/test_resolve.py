@@ -468,3 +468,75 @@ def test_plan_groups_are_named_after_the_spec_groups_that_decide_a_setting() -> 
     assert plan.group_of("body.w").name == "default"
     # sources still record every spec group whose patterns matched
     assert plan.group("conv+stem").sources == ("conv", "stem", "no_decay")
+
+
+# ------------------------------------------------------------------ layer-decay entries (issue 14)
+
+TIMM_VIT = ["cls_token", "pos_embed", "patch_embed.proj.weight", "blocks.0.w", "blocks.1.w", "blocks.10.w"]
+TIMM_VIT += ["norm.weight", "head.weight"]
+
+
+def _ld(layers: list[Any], **extra: Any) -> Spec:
+    return spec_of([], optimizer={"type": "sgd", "lr": 1.0}, layer_decay={"rate": 0.5, "layers": layers, **extra})
+
+
+def test_layer_entry_list_join_previous_and_unmatched_last() -> None:
+    spec = _ld(
+        [["cls_token", "pos_embed", "patch_embed.*"], "blocks.{i}.*", {"params": ["norm.*"], "join": "previous"}],
+        unmatched="last",
+    )
+    plan = resolve(spec, TIMM_VIT)
+    layer = {"cls_token": 0, "pos_embed": 0, "patch_embed.proj.weight": 0, "blocks.0.w": 1, "blocks.1.w": 2}
+    layer |= {"blocks.10.w": 3, "norm.weight": 3, "head.weight": 4}
+    for name, d in layer.items():
+        assert plan.param(name).layer == d, name
+        assert plan.lr(name, 0) == 0.5 ** (4 - d), name  # rate ** (D - 1 - d), D = 5
+    assert plan.layer_names[-2:] == ("blocks.10.* + norm.*", "(unmatched)")
+
+
+def test_layer_unmatched_none_keeps_factor_one() -> None:
+    plan = resolve(_ld(["blocks.{i}.*", {"params": ["norm.*"], "join": "previous"}]), TIMM_VIT)
+    assert plan.param("head.weight").layer is None and plan.lr("head.weight", 0) == 1.0
+    assert plan.lr("norm.weight", 0) == plan.lr("blocks.10.w", 0) == 1.0
+    assert plan.lr("blocks.0.w", 0) == 0.25
+
+
+def test_layer_entry_patterns_must_match_unless_optional() -> None:
+    with pytest.raises(ResolveError, match=r"layer_decay.layers\[0\]\[1\]: pattern 'reg_token' matches no parameter"):
+        resolve(_ld([["cls_token", "reg_token"], "blocks.{i}.*"]), TIMM_VIT)
+    with pytest.raises(ResolveError, match=r"layer_decay.layers\[1\].params\[0\]: pattern 'fc_norm.\*' matches no"):
+        resolve(_ld(["blocks.{i}.*", {"params": ["fc_norm.*"], "join": "previous"}]), TIMM_VIT)
+    plan = resolve(
+        _ld(
+            [
+                {"params": ["cls_token", "reg_token"], "optional": True},
+                "blocks.{i}.*",
+                {"params": ["fc_norm.*"], "join": "previous", "optional": True},
+            ]
+        ),
+        TIMM_VIT,
+    )
+    assert plan.layer_names == ("cls_token, reg_token", "blocks.0.*", "blocks.1.*", "blocks.10.*")
+
+
+def test_join_previous_without_an_earlier_layer_is_an_error() -> None:
+    spec = _ld([{"params": ["nothing*"], "optional": True}, {"params": ["norm.*"], "join": "previous"}])
+    with pytest.raises(ResolveError, match=r"layers\[1\]: join: previous, but no earlier entry matched a parameter"):
+        resolve(spec, TIMM_VIT)
+
+
+@pytest.mark.parametrize(
+    ("layers", "where", "fragment"),
+    [
+        ([{"params": ["a"], "join": "previous"}], "layer_decay.layers[0].join", "no previous layer to join"),
+        (["a", ["b.{i}", "c"]], "layer_decay.layers[1][0]", "cannot share an entry"),
+        (["a", {"params": ["b.{i}"], "join": "previous"}], "layer_decay.layers[1].params[0]", "cannot join a layer"),
+        (["a", 3], "layer_decay.layers[1]", "a layer entry is a pattern, a list of patterns, or"),
+        (["a", []], "layer_decay.layers[1]", "at least 1 item"),
+        (["a", {"params": ["b"], "join": "next"}], "layer_decay.layers[1].join", "must be 'previous'"),
+    ],
+)
+def test_bad_layer_entries_are_spec_errors(layers: list[Any], where: str, fragment: str) -> None:
+    with pytest.raises(lrspec.SpecError) as info:
+        _ld(layers)
+    assert [p.location for p in info.value.problems] == [where] and fragment in str(info.value)

@@ -91,5 +91,5 @@ def test_available_targets_lists_builtins_without_importing_frameworks() -> None
         "print(any(m in sys.modules for m in ('torch', 'tensorflow', 'keras', 'jax', 'optax', 'flax')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[0] == "['optax', 'tf', 'tf-v1', 'torch']"
+    assert out[0] == "['keras', 'optax', 'tf', 'tf-v1', 'torch']"
     assert out[1] == "False"

@@ -22,7 +22,8 @@ import numpy.typing as npt
 
 from lrspec.errors import ResolveError
 from lrspec.resolve.matching import first_appearance
-from lrspec.spec.models import FAMILY_HYPERPARAMETERS, ConstantSchedule, FreezeUntil, Group, Spec
+from lrspec.spec.families import FAMILY_HYPERPARAMETERS, FAMILY_NDIMS
+from lrspec.spec.models import ConstantSchedule, FreezeUntil, Group, Spec
 
 __all__ = [
     "Rule",
@@ -30,6 +31,7 @@ __all__ = [
     "cascade",
     "checked_product",
     "deciding_groups",
+    "family_shape_errors",
     "group_lr",
     "group_weight_decay",
     "rules_of",
@@ -128,15 +130,28 @@ class Settings:
     frozen_until: int | None
     key: tuple[Any, ...]
     freeze_statistics: bool = False
+    family: str = ""
+    family_setter: str | None = None
+    """The group whose ``optimizer`` decided the family (None: the top-level optimizer)."""
 
 
 def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: bool = True) -> Settings:
     """Effective settings of a parameter matched by spec groups ``gis`` (file order), before
     layer decay: each setting from the last matching group that sets it, else the optimizer's
-    (or the default schedule). With ``check``, invalid effective hyperparameters (nesterov
-    without momentum) raise ResolveError."""
+    (or the default schedule).
+
+    The family is one such setting: a group's ``optimizer`` sets the family *and every
+    hyperparameter of it* (torch's defaults for those the node does not give, never the
+    top-level optimizer's); shortcut keys (``betas``, ``momentum``, ...) of later matching
+    groups override single hyperparameters. lr and weight decay do not depend on the family.
+    A permanent freeze resets family and hyperparameters to the top-level optimizer's (they
+    are never used). With ``check``, a shortcut key the effective family lacks, an ``eps`` of
+    the wrong kind for it (adafactor's is a pair) and nesterov without momentum (sgd) raise
+    ResolveError.
+    """
     opt = spec.optimizer
     family = opt.type
+    family_setter: str | None = None
     lr = opt.lr
     wd = opt.weight_decay
     freeze: Any = None
@@ -144,6 +159,7 @@ def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: boo
     schedule: Any = spec.schedule
     hyper: dict[str, Any] = {h: getattr(opt, h) for h in FAMILY_HYPERPARAMETERS[family]}
     setters: dict[str, str] = {}
+    shortcuts: list[tuple[str, str, Any]] = []  # (group, key, value) of every matching group, file order
     for gi in gis:
         rule = rules[gi]
         g = rule.group
@@ -157,12 +173,22 @@ def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: boo
             freeze_statistics = g.name if g.freeze_statistics else None
         if g.schedule is not None:
             schedule = g.schedule
+        if g.optimizer is not None:
+            family, family_setter = g.optimizer.type, g.name
+            hyper = {h: getattr(g.optimizer, h) for h in FAMILY_HYPERPARAMETERS[family]}
+            setters = dict.fromkeys(hyper, g.name)
         for h, v in rule.hyperparameters.items():
             hyper[h] = v
             setters[h] = g.name
+            shortcuts.append((g.name, h, v))
     if not gis and spec.unmatched == "freeze":
         freeze = True
     names = tuple(spec.groups[gi].name for gi in gis)
+    if check:
+        _check_shortcuts(family, family_setter, shortcuts, names)
+    allowed = FAMILY_HYPERPARAMETERS[family]
+    if len(hyper) != len(allowed):
+        hyper = {h: hyper[h] for h in allowed}  # keys of another family (only with check=False)
     if check and family == "sgd" and hyper["nesterov"] and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
         who = ", ".join(sorted({setters.get(h, "optimizer") for h in ("momentum", "dampening", "nesterov")}))
         raise ResolveError(
@@ -179,6 +205,7 @@ def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: boo
         )
     if permanent:
         lr, wd = 0.0, 0.0
+        family, family_setter = opt.type, None
         hyper = {h: getattr(opt, h) for h in FAMILY_HYPERPARAMETERS[family]}
         schedule = ConstantSchedule(type="constant")
     key = (
@@ -188,10 +215,75 @@ def cascade(spec: Spec, rules: Sequence[Rule], gis: Sequence[int], *, check: boo
         tuple((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in sorted(hyper.items())),
         _schedule_key(schedule),
         freeze_statistics is not None,
+        family,
     )
     return Settings(
-        tuple(gis), names, float(lr), float(wd), hyper, schedule, permanent, until, key, freeze_statistics is not None
+        tuple(gis),
+        names,
+        float(lr),
+        float(wd),
+        hyper,
+        schedule,
+        permanent,
+        until,
+        key,
+        freeze_statistics is not None,
+        family,
+        family_setter,
     )
+
+
+def _check_shortcuts(
+    family: str, family_setter: str | None, shortcuts: Sequence[tuple[str, str, Any]], names: tuple[str, ...]
+) -> None:
+    """ResolveError for a shortcut key the effective family lacks, or an ``eps`` of the wrong
+    kind for it (adafactor's is a pair [eps1, eps2], every other family's a number)."""
+    allowed = FAMILY_HYPERPARAMETERS[family]
+    source = f"group {family_setter!r}" if family_setter else "optimizer"
+    for group, h, v in shortcuts:
+        if h not in allowed:
+            raise ResolveError(
+                f"group {group!r} sets {h!r}, but the parameters matched by groups {list(names)} are optimized "
+                f"by {family} (set by {source}), which has no {h!r} (it has: {', '.join(allowed)}, plus lr and "
+                "weight_decay); narrow the group (params, ndim, modules) or set the key in the family's optimizer"
+            )
+        if h == "eps" and isinstance(v, tuple) != (family == "adafactor"):
+            want = "a pair [eps1 (or null), eps2]" if family == "adafactor" else "a number"
+            raise ResolveError(
+                f"group {group!r} sets eps = {list(v) if isinstance(v, tuple) else v!r}, but the parameters matched "
+                f"by groups {list(names)} are optimized by {family} (set by {source}), whose eps is {want}"
+            )
+
+
+def family_shape_errors(
+    bases: Sequence[Settings], match_of_name: npt.NDArray[np.intp], names: Sequence[str], facts: Any
+) -> list[str]:
+    """Errors for the families restricted to some numbers of dimensions (muon: 2-D,
+    :data:`~lrspec.spec.families.FAMILY_NDIMS`) given parameters of another or unknown shape;
+    each names the parameters and the group that set the family. Permanently frozen
+    parameters are not optimized, so not checked. ``facts``: a
+    :class:`~lrspec.resolve.matching.ParamFacts`."""
+    restricted = [k for k, b in enumerate(bases) if b.family in FAMILY_NDIMS and not b.frozen]
+    errors: list[str] = []
+    if not restricted:
+        return errors
+    ndim = facts.ndim
+    for k in restricted:
+        b = bases[k]
+        allowed = FAMILY_NDIMS[b.family]
+        rows = np.flatnonzero((match_of_name == k) & ~np.isin(ndim, np.asarray(allowed, dtype=np.int64)))
+        if not len(rows):
+            continue
+        shown = ", ".join(
+            f"{names[r]} ({'shape unknown' if ndim[r] < 0 else f'{int(ndim[r])}-D'})" for r in rows[:8].tolist()
+        )
+        more = f", ... ({len(rows)} in all)" if len(rows) > 8 else ""
+        source = f"group {b.family_setter!r}" if b.family_setter else "the top-level optimizer"
+        errors.append(
+            f"{b.family} takes only {' or '.join(f'{d}-D' for d in allowed)} parameters, but {source} gives it "
+            f"{shown}{more}; narrow the group (e.g. ndim: {allowed[0]}) and let another family take the rest"
+        )
+    return errors
 
 
 def _freeze_text(freeze: Any) -> str:
@@ -215,6 +307,8 @@ def deciding_groups(rules: Sequence[Rule], gis: tuple[int, ...]) -> tuple[int, .
             last["freeze_statistics"] = gi
         if rule.group.schedule is not None:
             last["schedule"] = gi
+        if rule.group.optimizer is not None:
+            last["optimizer"] = gi
         for h in rule.hyperparameters:
             last[h] = gi
     return tuple(sorted(set(last.values())))

@@ -16,7 +16,7 @@ from lrspec.plan import Plan, PlanGroup
 from lrspec.resolve.cascade import Rule, Settings, deciding_groups
 from lrspec.resolve.layers import Combos
 from lrspec.resolve.matching import first_appearance
-from lrspec.resolve.params import Shape
+from lrspec.resolve.params import ModuleInfo, Shape
 from lrspec.spec.models import Spec
 
 __all__ = ["group_name", "merge"]
@@ -31,6 +31,7 @@ def merge(
     combos: Combos,
     depth: Sequence[int],
     layer_labels: Sequence[str],
+    modules: Sequence[ModuleInfo | None] | None = None,
 ) -> Plan:
     """The Plan: combos with equal settings and lr merged into one plan group."""
     groups = spec.groups
@@ -61,6 +62,7 @@ def merge(
     source_names: dict[frozenset[int], tuple[str, ...]] = {}
     plan_groups: list[PlanGroup] = []
     used: set[str] = set()
+    show_family = any(b.family != spec.optimizer.type for b in bases)
     for g, first_combo in enumerate(group_first.tolist()):
         base = bases[int(combos.match[first_combo])]
         members = tuple(sorted_names[bounds[g] : bounds[g + 1]])
@@ -85,6 +87,8 @@ def merge(
                 frozen_until=base.frozen_until,
                 layer=layer,
                 freeze_statistics=base.freeze_statistics,
+                family=base.family,
+                _show_family=show_family,
             )
         )
     return Plan(
@@ -97,6 +101,7 @@ def merge(
         _layers=list(depth),
         _shapes=tuple(shapes),
         layer_names=tuple(layer_labels),
+        _modules=None if modules is None or all(m is None for m in modules) else tuple(modules),
     )
 
 

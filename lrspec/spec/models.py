@@ -12,65 +12,82 @@ pydantic's checks *and* the semantic checks of :mod:`lrspec.spec.semantics`, and
 :class:`lrspec.SpecError` listing every problem with its location instead of pydantic's
 ``ValidationError``. They all go through :func:`validate_data`.
 
-The leaf nodes (schedules, optimizers) live in :mod:`lrspec.spec.nodes` and are re-exported here.
+The leaf nodes live in :mod:`lrspec.spec.nodes` (schedules), :mod:`lrspec.spec.optimizers`
+(one node per family, top-level and group-level) and :mod:`lrspec.spec.groups` (groups, their
+selectors, layer decay); they are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from lrspec.errors import Problem, SpecError
 from lrspec.spec.families import FAMILY_HYPERPARAMETERS
+from lrspec.spec.groups import MODULE_ROLES, FreezeUntil, Group, LayerDecay, LayerEntry
 from lrspec.spec.locations import Positions, format_path, make_problem
 from lrspec.spec.nodes import (
-    AdagradOptimizer,
-    AdamOptimizer,
-    AdamWOptimizer,
-    Betas,
     ConstantSchedule,
     CosineSchedule,
     ExponentialSchedule,
     InverseTimeSchedule,
     LinearSchedule,
     MultiStepSchedule,
-    NonNegFloat,
-    NonNegInt,
-    OptimizerSpec,
     PiecewiseSchedule,
     PolynomialSchedule,
-    PosFloat,
-    RMSpropOptimizer,
     Schedule,
     SequenceSchedule,
-    SGDOptimizer,
     SpecNode,
     StepSchedule,
     WarmupSchedule,
+)
+from lrspec.spec.optimizers import (
+    AdadeltaOptimizer,
+    AdafactorOptimizer,
+    AdagradOptimizer,
+    AdamaxOptimizer,
+    AdamOptimizer,
+    AdamWOptimizer,
+    GroupOptimizerSpec,
+    MuonOptimizer,
+    NAdamOptimizer,
+    OptimizerSpec,
+    RAdamOptimizer,
+    RMSpropOptimizer,
+    SGDOptimizer,
 )
 from lrspec.spec.pydantic_errors import pydantic_problems, type_name
 from lrspec.spec.semantics import semantic_problems
 
 __all__ = [
     "FAMILY_HYPERPARAMETERS",
+    "MODULE_ROLES",
+    "AdadeltaOptimizer",
+    "AdafactorOptimizer",
     "AdagradOptimizer",
     "AdamOptimizer",
     "AdamWOptimizer",
+    "AdamaxOptimizer",
     "ConstantSchedule",
     "CosineSchedule",
     "ExponentialSchedule",
     "FreezeUntil",
     "Group",
+    "GroupOptimizerSpec",
     "InverseTimeSchedule",
     "LayerDecay",
+    "LayerEntry",
     "LinearSchedule",
     "MultiStepSchedule",
+    "MuonOptimizer",
+    "NAdamOptimizer",
     "OptimizerSpec",
     "PiecewiseSchedule",
     "PolynomialSchedule",
+    "RAdamOptimizer",
     "RMSpropOptimizer",
     "SGDOptimizer",
     "Schedule",
@@ -80,95 +97,6 @@ __all__ = [
     "WarmupSchedule",
     "validate_data",
 ]
-
-
-# --------------------------------------------------------------------------------------
-# Groups and layer decay
-# --------------------------------------------------------------------------------------
-
-
-class FreezeUntil(SpecNode):
-    """Frozen for updates t < until_step, trained from t = until_step on with fresh optimizer state."""
-
-    until_step: NonNegInt = Field(description="First update (0-based) at which the parameters train.")
-
-
-def _freeze_tag(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (dict, FreezeUntil)):
-        return "until"
-    return None
-
-
-Freeze = Annotated[
-    Union[Annotated[bool, Tag("bool")], Annotated[FreezeUntil, Tag("until")]],
-    Discriminator(
-        _freeze_tag,
-        custom_error_type="invalid_freeze",
-        custom_error_message="freeze must be true, false or {until_step: N}",
-    ),
-]
-
-GROUP_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
-
-
-class Group(SpecNode):
-    """A rule: the parameters matched by ``params`` get the settings this group sets.
-
-    Settings left unset (null) fall through to earlier matching groups, then to
-    ``optimizer``/``schedule`` (see the cascade in docs/spec.md).
-    """
-
-    name: str = Field(pattern=GROUP_NAME_PATTERN, description="Unique identifier of the group.")
-    params: list[Annotated[str, Field(min_length=1)]] = Field(
-        min_length=1,
-        description='Glob patterns over canonical parameter names ("*" crosses dots); '
-        '"re:<regex>" is a Python regular expression that must match the whole name.',
-    )
-    optional: bool = Field(False, description="Allow the group to match no parameter.")
-    lr: PosFloat | None = Field(None, description="Absolute learning rate (exclusive with lr_mult).")
-    lr_mult: PosFloat | None = Field(None, description="lr = optimizer.lr * lr_mult (exclusive with lr).")
-    weight_decay: NonNegFloat | None = Field(None, description="Absolute weight decay (exclusive with decay_mult).")
-    decay_mult: NonNegFloat | None = Field(
-        None, description="weight_decay = optimizer.weight_decay * decay_mult (exclusive with weight_decay)."
-    )
-    freeze: Freeze | None = Field(
-        None, description="true: never trained; false: trained (unfreezes an earlier match); {until_step: N}."
-    )
-    freeze_statistics: bool | None = Field(
-        None,
-        description="Opt-in, only for permanently frozen parameters: also keep the normalization layers owning "
-        "them in inference mode (running statistics not updated), like Keras's trainable=False. Default: false "
-        "(a freeze stops updates only).",
-    )
-    schedule: Schedule | None = Field(None, description="Schedule for these parameters (overrides the default).")
-    momentum: NonNegFloat | None = Field(None, description="sgd, rmsprop: momentum override.")
-    dampening: NonNegFloat | None = Field(None, description="sgd: dampening override.")
-    nesterov: bool | None = Field(None, description="sgd: Nesterov override.")
-    betas: Betas | None = Field(None, description="adam, adamw: betas override.")
-    eps: NonNegFloat | None = Field(None, description="adam, adamw, rmsprop, adagrad: eps override.")
-    amsgrad: bool | None = Field(None, description="adam, adamw: AMSGrad override.")
-    alpha: Annotated[float, Field(ge=0, le=1)] | None = Field(None, description="rmsprop: alpha override.")
-    centered: bool | None = Field(None, description="rmsprop: centered override.")
-    lr_decay: NonNegFloat | None = Field(None, description="adagrad: lr_decay override.")
-    initial_accumulator_value: NonNegFloat | None = Field(None, description="adagrad: initial accumulator override.")
-
-    def hyperparameters_set(self) -> dict[str, Any]:
-        """The family hyperparameters this group sets (fields that are not None)."""
-        names = {n for names in FAMILY_HYPERPARAMETERS.values() for n in names}
-        return {n: getattr(self, n) for n in sorted(names) if getattr(self, n) is not None}
-
-
-class LayerDecay(SpecNode):
-    """Layer-wise lr decay: the parameter at depth d of D gets lr * rate ** (D - 1 - d)."""
-
-    rate: PosFloat = Field(description="Factor per layer away from the output side (> 0).")
-    layers: list[Annotated[str, Field(min_length=1)]] = Field(
-        min_length=1,
-        description='Patterns from the input side to the output side; "{i}" matches an integer and '
-        "expands to one layer per index found.",
-    )
 
 
 class Spec(SpecNode):

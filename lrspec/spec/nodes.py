@@ -1,8 +1,9 @@
-"""The leaves of the spec format: the base model, number types, schedules and optimizers.
+"""The leaves of the spec format: the base model, number types and schedules.
 
 Re-exported by :mod:`lrspec.spec.models` (import them from there); kept apart only so that
-each module stays small. Every node forbids unknown keys and is immutable; field
-descriptions double as editor tooltips in the generated JSON Schema.
+each module stays small (the optimizer nodes are in :mod:`lrspec.spec.optimizers`, groups
+and layer decay in :mod:`lrspec.spec.groups`). Every node forbids unknown keys and is
+immutable; field descriptions double as editor tooltips in the generated JSON Schema.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 __all__ = [
-    "AdagradOptimizer",
-    "AdamOptimizer",
-    "AdamWOptimizer",
     "Beta",
     "Betas",
     "ConstantSchedule",
@@ -27,13 +25,10 @@ __all__ = [
     "NonNegFloat",
     "INT64_MAX",
     "NonNegInt",
-    "OptimizerSpec",
     "PiecewiseSchedule",
     "PolynomialSchedule",
     "PosFloat",
     "PosInt",
-    "RMSpropOptimizer",
-    "SGDOptimizer",
     "Schedule",
     "SequenceSchedule",
     "SpecNode",
@@ -220,70 +215,3 @@ Schedule = Annotated[
 
 SequenceSchedule.model_rebuild()
 WarmupSchedule.model_rebuild()
-
-# --------------------------------------------------------------------------------------
-# Optimizers: one family per spec; defaults are torch.optim's.
-# --------------------------------------------------------------------------------------
-
-
-class SGDOptimizer(SpecNode):
-    """torch.optim.SGD: coupled weight decay, momentum with dampening, optional Nesterov."""
-
-    type: Literal["sgd"] = Field(description="torch.optim.SGD.")
-    lr: PosFloat = Field(1e-3, description="Base learning rate (> 0).")
-    weight_decay: NonNegFloat = Field(0.0, description="Coupled L2: wd*p is added to the gradient.")
-    momentum: NonNegFloat = Field(0.0, description="Momentum factor (>= 0).")
-    dampening: NonNegFloat = Field(0.0, description="Dampening for momentum (not applied on the first update).")
-    nesterov: bool = Field(False, description="Nesterov momentum (needs momentum > 0 and dampening = 0).")
-
-
-class AdamOptimizer(SpecNode):
-    """torch.optim.Adam: coupled weight decay, eps added after the bias correction."""
-
-    type: Literal["adam"] = Field(description="torch.optim.Adam (weight decay is coupled L2).")
-    lr: PosFloat = Field(1e-3, description="Base learning rate (> 0).")
-    weight_decay: NonNegFloat = Field(0.0, description="Coupled L2: wd*p is added to the gradient.")
-    betas: Betas = Field((0.9, 0.999), description="Coefficients of the running averages, each in [0, 1).")
-    eps: NonNegFloat = Field(1e-8, description="Added to sqrt(v)/sqrt(1-beta2^s) (torch's convention).")
-    amsgrad: bool = Field(False, description="Use the running maximum of v (AMSGrad).")
-
-
-class AdamWOptimizer(SpecNode):
-    """torch.optim.AdamW: decoupled weight decay p *= 1 - lr*wd before the Adam step."""
-
-    type: Literal["adamw"] = Field(description="torch.optim.AdamW (decoupled weight decay).")
-    lr: PosFloat = Field(1e-3, description="Base learning rate (> 0).")
-    weight_decay: NonNegFloat = Field(1e-2, description="Decoupled decay: p *= 1 - lr*wd.")
-    betas: Betas = Field((0.9, 0.999), description="Coefficients of the running averages, each in [0, 1).")
-    eps: NonNegFloat = Field(1e-8, description="Added to sqrt(v)/sqrt(1-beta2^s) (torch's convention).")
-    amsgrad: bool = Field(False, description="Use the running maximum of v (AMSGrad).")
-
-
-class RMSpropOptimizer(SpecNode):
-    """torch.optim.RMSprop: eps outside the square root, lr outside the momentum buffer."""
-
-    type: Literal["rmsprop"] = Field(description="torch.optim.RMSprop.")
-    lr: PosFloat = Field(1e-2, description="Base learning rate (> 0).")
-    weight_decay: NonNegFloat = Field(0.0, description="Coupled L2: wd*p is added to the gradient.")
-    alpha: Annotated[float, Field(ge=0, le=1)] = Field(0.99, description="Smoothing constant of the squared average.")
-    eps: NonNegFloat = Field(1e-8, description="Added outside the square root.")
-    momentum: NonNegFloat = Field(0.0, description="Momentum factor (>= 0).")
-    centered: bool = Field(False, description="Normalise by the estimated variance of the gradient.")
-
-
-class AdagradOptimizer(SpecNode):
-    """torch.optim.Adagrad: eps outside the square root, accumulator starts at initial_accumulator_value."""
-
-    type: Literal["adagrad"] = Field(description="torch.optim.Adagrad.")
-    lr: PosFloat = Field(1e-2, description="Base learning rate (> 0).")
-    weight_decay: NonNegFloat = Field(0.0, description="Coupled L2: wd*p is added to the gradient.")
-    lr_decay: NonNegFloat = Field(0.0, description="lr / (1 + (s-1)*lr_decay) at the parameter's s-th update.")
-    eps: NonNegFloat = Field(1e-10, description="Added outside the square root.")
-    initial_accumulator_value: NonNegFloat = Field(0.0, description="Initial value of the sum of squares.")
-
-
-OptimizerSpec = Annotated[
-    Union[SGDOptimizer, AdamOptimizer, AdamWOptimizer, RMSpropOptimizer, AdagradOptimizer],
-    Field(discriminator="type"),
-]
-"""The optimizer family and its defaults, selected by ``type``."""

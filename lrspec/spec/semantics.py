@@ -10,11 +10,13 @@ wrong type), so that they are reported together with the schema's problems in on
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from lrspec.spec.families import ALL_HYPERPARAMETERS, FAMILY_HYPERPARAMETERS
+from lrspec.spec.groups import MODULE_ROLES
 from lrspec.spec.locations import Path
 from lrspec.spec.patterns import PatternError, compile_pattern
 
@@ -90,18 +92,10 @@ def semantic_problems(data: Mapping[str, Any]) -> list[tuple[Path, str]]:
         out.append((("version",), f"must be the integer 1 (got {version!r})"))
     opt = data.get("optimizer")
     family = opt.get("type") if isinstance(opt, dict) else None
-    if isinstance(opt, dict) and family == "sgd" and opt.get("nesterov") is True:
-        momentum, dampening = _num(opt.get("momentum"), 0.0), _num(opt.get("dampening"), 0.0)
-        if momentum <= 0 or dampening != 0:
-            out.append(
-                (
-                    ("optimizer", "nesterov"),
-                    f"nesterov needs momentum > 0 and dampening = 0 (got momentum={momentum:g}, dampening={dampening:g})",
-                )
-            )
+    _nesterov_problems(opt, ("optimizer",), out)
     _schedule_problems(data.get("schedule"), ("schedule",), out)
-    allowed = FAMILY_HYPERPARAMETERS.get(family) if isinstance(family, str) else None
     groups = data.get("groups")
+    families = _reachable_families(family, groups)
     seen: dict[str, int] = {}
     for k, group in enumerate(groups if isinstance(groups, list) else []):
         if not isinstance(group, dict):
@@ -127,16 +121,11 @@ def semantic_problems(data: Mapping[str, Any]) -> list[tuple[Path, str]]:
             out.append(((*base, "lr_mult"), "set either lr or lr_mult, not both"))
         if group.get("weight_decay") is not None and group.get("decay_mult") is not None:
             out.append(((*base, "decay_mult"), "set either weight_decay or decay_mult, not both"))
-        if allowed is not None:
-            for hyper in ALL_HYPERPARAMETERS:
-                if group.get(hyper) is not None and hyper not in allowed:
-                    out.append(
-                        (
-                            (*base, hyper),
-                            f"{hyper!r} is not a hyperparameter of {family} "
-                            f"(it has: {', '.join(allowed)}, plus lr and weight_decay)",
-                        )
-                    )
+        _nesterov_problems(group.get("optimizer"), (*base, "optimizer"), out)
+        _group_optimizer_problems(group.get("optimizer"), (*base, "optimizer"), out)
+        if families is not None:
+            _shortcut_problems(group, base, families, out)
+        _module_problems(group.get("modules"), (*base, "modules"), out)
         params = group.get("params")
         for j, source in enumerate(params if isinstance(params, list) else []):
             if isinstance(source, str) and source:
@@ -145,12 +134,137 @@ def semantic_problems(data: Mapping[str, Any]) -> list[tuple[Path, str]]:
                 except PatternError as exc:
                     out.append(((*base, "params", j), str(exc)))
         _schedule_problems(group.get("schedule"), (*base, "schedule"), out)
-    layer_decay = data.get("layer_decay")
-    layers = layer_decay.get("layers") if isinstance(layer_decay, dict) else None
-    for j, source in enumerate(layers if isinstance(layers, list) else []):
-        if isinstance(source, str) and source:
-            try:
-                compile_pattern(source, allow_index=True)
-            except PatternError as exc:
-                out.append((("layer_decay", "layers", j), str(exc)))
+    _layer_problems(data.get("layer_decay"), out)
     return out
+
+
+def _nesterov_problems(opt: Any, path: Path, out: list[tuple[Path, str]]) -> None:
+    """sgd's nesterov without momentum > 0 and dampening = 0 (top-level or a group's optimizer)."""
+    if isinstance(opt, dict) and opt.get("type") == "sgd" and opt.get("nesterov") is True:
+        momentum, dampening = _num(opt.get("momentum"), 0.0), _num(opt.get("dampening"), 0.0)
+        if momentum <= 0 or dampening != 0:
+            out.append(
+                (
+                    (*path, "nesterov"),
+                    f"nesterov needs momentum > 0 and dampening = 0 (got momentum={momentum:g}, dampening={dampening:g})",
+                )
+            )
+
+
+def _group_optimizer_problems(node: Any, path: Path, out: list[tuple[Path, str]]) -> None:
+    """A group's ``optimizer`` gives a family and its hyperparameters, never lr or weight decay."""
+    if not isinstance(node, dict):
+        return
+    for key, keys in (("lr", "lr or lr_mult"), ("weight_decay", "weight_decay or decay_mult")):
+        if key in node:
+            out.append(
+                (
+                    (*path, key),
+                    f"{key!r} is not set inside a group's optimizer: the group's {key} comes from its own keys "
+                    f"{keys} (next to 'optimizer'), else from the top-level optimizer",
+                )
+            )
+
+
+def _reachable_families(family: Any, groups: Any) -> list[str] | None:
+    """The families some parameter can get: the top-level one and every group's ``optimizer``
+    type (None when the top-level family is unknown: its own error is reported)."""
+    if not isinstance(family, str) or family not in FAMILY_HYPERPARAMETERS:
+        return None
+    out = [family]
+    for group in groups if isinstance(groups, list) else []:
+        node = group.get("optimizer") if isinstance(group, dict) else None
+        kind = node.get("type") if isinstance(node, dict) else None
+        if isinstance(kind, str) and kind in FAMILY_HYPERPARAMETERS and kind not in out:
+            out.append(kind)
+    return out
+
+
+def _shortcut_problems(group: dict[str, Any], base: Path, families: list[str], out: list[tuple[Path, str]]) -> None:
+    """Shortcut keys no reachable family has, and an eps of a kind no reachable family takes.
+    (Which family each parameter gets is known at resolve time, where the keys are checked
+    again per parameter.)"""
+    node = group.get("optimizer")
+    own = node.get("type") if isinstance(node, dict) else None
+    if isinstance(own, str) and own in FAMILY_HYPERPARAMETERS:
+        families = [own]  # the group's own family decides for every parameter it matches
+    which = " or ".join(families)
+    for hyper in ALL_HYPERPARAMETERS:
+        if group.get(hyper) is None:
+            continue
+        having = [f for f in families if hyper in FAMILY_HYPERPARAMETERS[f]]
+        if not having:
+            keys = sorted({k for f in families for k in FAMILY_HYPERPARAMETERS[f]})
+            out.append(
+                (
+                    (*base, hyper),
+                    f"{hyper!r} is not a hyperparameter of {which} "
+                    f"(it has: {', '.join(keys if len(families) > 1 else FAMILY_HYPERPARAMETERS[families[0]])}, "
+                    "plus lr and weight_decay)",
+                )
+            )
+        elif hyper == "eps" and isinstance(group.get("eps"), list) and "adafactor" not in having:
+            out.append(
+                (
+                    (*base, "eps"),
+                    f"eps is a number for {' and '.join(having)}; only adafactor's eps is a pair [eps1, eps2]",
+                )
+            )
+        elif hyper == "eps" and _is_num(group.get("eps")) and having == ["adafactor"]:
+            out.append(((*base, "eps"), "adafactor's eps is a pair [eps1 (or null), eps2], not a number"))
+
+
+def _module_problems(selectors: Any, path: Path, out: list[tuple[Path, str]]) -> None:
+    """``modules`` entries: a role of MODULE_ROLES or ``class:<Name>``."""
+    for j, entry in enumerate(selectors if isinstance(selectors, list) else []):
+        if not isinstance(entry, str) or not entry:
+            continue
+        if entry.startswith("class:"):
+            if not entry[len("class:") :].strip() or entry != entry.strip():
+                out.append(((*path, j), f"{entry!r}: write class:<ClassName>, e.g. class:BatchNorm2d"))
+        elif entry not in MODULE_ROLES:
+            close = difflib.get_close_matches(entry, MODULE_ROLES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            out.append(
+                (
+                    (*path, j),
+                    f"unknown module role {entry!r}{hint}; the roles are: {', '.join(MODULE_ROLES)}, "
+                    "or class:<ClassName> for a framework class",
+                )
+            )
+
+
+def _layer_problems(layer_decay: Any, out: list[tuple[Path, str]]) -> None:
+    """Layer-decay entries: patterns compile; ``{i}`` only alone in its entry (it expands to
+    several layers) and never with ``join``; the first entry has no previous layer to join."""
+    layers = layer_decay.get("layers") if isinstance(layer_decay, dict) else None
+    for j, entry in enumerate(layers if isinstance(layers, list) else []):
+        path: Path = ("layer_decay", "layers", j)
+        if isinstance(entry, str):
+            sources, ppath, join = [entry], [path], False
+        elif isinstance(entry, list):
+            sources, ppath, join = entry, [(*path, k) for k in range(len(entry))], False
+        elif isinstance(entry, dict) and isinstance(entry.get("params"), list):
+            sources = entry["params"]
+            ppath = [(*path, "params", k) for k in range(len(sources))]
+            join = entry.get("join") == "previous"
+            if join and j == 0:
+                out.append(((*path, "join"), "the first layer entry has no previous layer to join"))
+        else:
+            continue
+        for source, where in zip(sources, ppath):
+            if not isinstance(source, str) or not source:
+                continue
+            try:
+                pattern = compile_pattern(source, allow_index=True)
+            except PatternError as exc:
+                out.append((where, str(exc)))
+                continue
+            if pattern.has_index and (join or len(sources) > 1):
+                why = "cannot join a layer" if join else "cannot share an entry with other patterns"
+                out.append(
+                    (
+                        where,
+                        f"{source!r}: a '{{i}}' pattern expands to one layer per index, so it {why}; give it an entry of its own",
+                    )
+                )

@@ -22,16 +22,19 @@ from typing import Any
 from lrspec import schedules
 from lrspec.plan import Plan, PlanGroup
 from lrspec.resolve.cascade import group_lr, group_weight_decay
-from lrspec.spec.models import FAMILY_HYPERPARAMETERS, FreezeUntil, Group, Spec
+from lrspec.spec.families import FAMILY_DEFAULTS
+from lrspec.spec.models import FAMILY_HYPERPARAMETERS, FreezeUntil, Group, LayerDecay, Spec
 from lrspec.tools.render import DEFAULT_WIDTH, fmt_float, natural_width, render_table
 
 __all__ = [
     "JSON_FORMAT_PLAN",
     "JSON_FORMAT_SPEC",
+    "families_line",
     "frozen_text",
     "group_rows",
     "iter_group_rows",
     "iter_param_rows",
+    "layer_entries_text",
     "optimizer_line",
     "param_rows",
     "plan_document",
@@ -78,10 +81,30 @@ def optimizer_line(plan_or_spec: Plan | Spec) -> str:
 
 
 def _hyper_diff(plan: Plan, group: PlanGroup) -> str:
-    """Family hyperparameters of ``group`` that differ from the optimizer's, as ``k=v`` text."""
+    """Family hyperparameters of ``group`` that differ from the optimizer's (for a group of
+    another family: from that family's torch defaults), as ``k=v`` text."""
     opt = plan.optimizer
-    diff = [f"{k}={_value_text(v)}" for k, v in group.hyperparameters.items() if _json_value(v) != _json_value(getattr(opt, k))]
+    if (group.family or opt.type) == opt.type:
+        base = {k: getattr(opt, k) for k in group.hyperparameters}
+    else:
+        base = FAMILY_DEFAULTS[group.family]
+    diff = [
+        f"{k}={_value_text(v)}" for k, v in group.hyperparameters.items() if _json_value(v) != _json_value(base.get(k))
+    ]
     return " ".join(diff) if diff else "-"
+
+
+def families_line(plan: Plan) -> str | None:
+    """``families: muon (1 group), adamw (3 groups)`` when the plan mixes families, else None.
+    Hyperparameters of a group of another family than the optimizer's are shown as the
+    differences from that family's torch defaults."""
+    if not plan.mixed_families:
+        return None
+    counts: dict[str, int] = {}
+    for g in plan.groups:
+        counts[g.family or plan.family] = counts.get(g.family or plan.family, 0) + 1
+    parts = [f"{f} ({n} group{'s' if n != 1 else ''})" for f, n in counts.items()]
+    return "families: " + ", ".join(parts)
 
 
 def param_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -93,6 +116,7 @@ def param_rows(plan: Plan) -> list[dict[str, Any]]:
 def iter_param_rows(plan: Plan) -> Iterator[dict[str, Any]]:
     """The rows of :func:`param_rows`, one at a time."""
     summaries: dict[int, str] = {}
+    mixed = plan.mixed_families
     for name in plan.names:
         info = plan.param(name)
         g = info.group
@@ -111,6 +135,9 @@ def iter_param_rows(plan: Plan) -> Iterator[dict[str, Any]]:
                 "frozen": g.frozen,
                 "frozen_until": g.frozen_until,
                 "schedule": summary,
+                # only in plans that mix families, so that other plans' documents stay as they were
+                **({"family": g.family} if mixed else {}),
+                **({"module": info.module.to_dict()} if info.module is not None else {}),
             }
         )
 
@@ -121,7 +148,8 @@ def group_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 def iter_group_rows(plan: Plan) -> Iterator[dict[str, Any]]:
-    """The rows of :func:`group_rows`, one at a time."""
+    """The rows of :func:`group_rows`, one at a time (``family`` only when the plan mixes families)."""
+    mixed = plan.mixed_families
     for g in plan.groups:
         yield (
             {
@@ -139,6 +167,7 @@ def iter_group_rows(plan: Plan) -> Iterator[dict[str, Any]]:
                 "frozen_until": g.frozen_until,
                 "layer": g.layer,
                 **({"freeze_statistics": True} if g.freeze_statistics else {}),
+                **({"family": g.family} if mixed else {}),
             }
         )
 
@@ -165,6 +194,7 @@ def plan_document(plan: Plan, /, **extra: Any) -> dict[str, Any]:
         "params": iter_param_rows(plan),
         "groups": iter_group_rows(plan),
         "optimizer_groups": (g.name for g in plan.trainable_groups),
+        **({"families": list(plan.families)} if plan.mixed_families else {}),
         "layers": list(plan.layer_names),
         "fingerprint": plan.fingerprint,
     }
@@ -213,13 +243,19 @@ def plan_table(plan: Plan, *, width: int = DEFAULT_WIDTH, params: bool = True) -
     column of the groups table and, when it fits, of the parameter table too.
     """
     parts = [optimizer_line(plan)]
+    families = families_line(plan)
+    if families is not None:
+        parts.append(families)
     shared = _same_schedule(plan)
     if shared is not None:
         parts.append(f"schedule: {shared} (every trained group)")
     if params:
         rows = param_rows(plan)
         parts += ["", f"parameters ({len(rows)})", _param_table(plan, rows, width, shared is None)]
-    parts += ["", f"groups ({len(plan.groups)}; optimizer groups: the {len(plan.trainable_groups)} not frozen for good)"]
+    parts += [
+        "",
+        f"groups ({len(plan.groups)}; optimizer groups: the {len(plan.trainable_groups)} not frozen for good)",
+    ]
     parts.append(_groups_table(plan, width, shared is None))
     if plan.layer_names:
         parts += ["", "layers (input side first): " + ", ".join(plan.layer_names)]
@@ -230,8 +266,8 @@ def _groups_table(plan: Plan, width: int, with_schedule: bool = True) -> str:
     """Merged groups. ``from`` (the spec groups) is shown only when a group's name does not
     already spell it out; ``other`` (hyperparameters that differ from the optimizer's) only
     when some group has one."""
-    headers = ["group", "params", "from", "lr", "lr@0", "wd", "frozen", "schedule", "other"]
-    align = ["l", "r", "l", "r", "r", "r", "l", "l", "l"]
+    headers = ["group", "params", "from", "family", "lr", "lr@0", "wd", "frozen", "schedule", "other"]
+    align = ["l", "r", "l", "l", "r", "r", "r", "l", "l", "l"]
     rows = []
     for g in plan.groups:
         rows.append(
@@ -239,6 +275,7 @@ def _groups_table(plan: Plan, width: int, with_schedule: bool = True) -> str:
                 g.name,
                 str(len(g.params)),
                 ", ".join(g.sources) or "(unmatched)",
+                g.family or plan.family,
                 fmt_float(g.lr),
                 fmt_float(g.lr_at(0)),
                 fmt_float(g.weight_decay),
@@ -249,8 +286,9 @@ def _groups_table(plan: Plan, width: int, with_schedule: bool = True) -> str:
         )
     keep = [True] * len(headers)
     keep[2] = any(g.name != ("+".join(g.sources) or "default") for g in plan.groups)
-    keep[7] = with_schedule
-    keep[8] = any(r[8] != "-" for r in rows)
+    keep[3] = plan.mixed_families
+    keep[8] = with_schedule
+    keep[9] = any(r[9] != "-" for r in rows)
     headers = [h for h, k in zip(headers, keep) if k]
     align = [a for a, k in zip(align, keep) if k]
     rows = [[c for c, k in zip(r, keep) if k] for r in rows]
@@ -300,9 +338,27 @@ def spec_rows(spec: Spec) -> list[dict[str, Any]]:
                 "schedule": None if g.schedule is None else g.schedule.model_dump(mode="json"),
                 "schedule_summary": None if g.schedule is None else schedules.describe(g.schedule),
                 "hyperparameters": {k: _json_value(v) for k, v in g.hyperparameters_set().items()},
+                # the selectors and the family, only when the group uses them
+                **({"ndim": list(g.ndims() or ())} if g.ndim is not None else {}),
+                **({"modules": list(g.modules)} if g.modules is not None else {}),
+                **(
+                    {"optimizer": g.optimizer.model_dump(mode="json", exclude={"lr", "weight_decay"})}
+                    if g.optimizer is not None
+                    else {}
+                ),
             }
         )
     return rows
+
+
+def layer_entries_text(ld: LayerDecay) -> str:
+    """The layer-decay entries in one line: ``a, [b c], (join) norm.*``; ``+ unmatched last``."""
+    parts = []
+    for patterns, join, _ in ld.entries():
+        text = patterns[0] if len(patterns) == 1 else "[" + " ".join(patterns) + "]"
+        parts.append(("(join) " if join else "") + text)
+    tail = "; unmatched parameters form the last layer" if ld.unmatched == "last" else ""
+    return ", ".join(parts) + tail
 
 
 def spec_json(spec: Spec, /, **extra: Any) -> dict[str, Any]:
@@ -321,28 +377,46 @@ def spec_json(spec: Spec, /, **extra: Any) -> dict[str, Any]:
 
 def spec_table(spec: Spec, *, width: int = DEFAULT_WIDTH) -> str:
     """Per spec group: patterns, lr, weight decay, schedule summary, freeze (file order)."""
-    parts = [optimizer_line(spec), f"default schedule: {schedules.describe(spec.schedule)}", f"unmatched: {spec.unmatched}"]
+    parts = [
+        optimizer_line(spec),
+        f"default schedule: {schedules.describe(spec.schedule)}",
+        f"unmatched: {spec.unmatched}",
+    ]
     if spec.layer_decay is not None:
         ld = spec.layer_decay
-        parts.append(f"layer decay: rate {fmt_float(ld.rate)} over layers {', '.join(ld.layers)} (input side first)")
+        parts.append(f"layer decay: rate {fmt_float(ld.rate)} over layers {layer_entries_text(ld)} (input side first)")
     headers = ["group", "patterns", "lr", "wd", "schedule", "freeze", "other"]
     rows = []
-    for r in spec_rows(spec):
+    for g, r in zip(spec.groups, spec_rows(spec)):
+        other = [f"{k}={_value_text(v)}" for k, v in r["hyperparameters"].items()]
+        if g.optimizer is not None:
+            node = g.optimizer.model_dump(mode="json", exclude_unset=True)  # the keys the file gives
+            other.insert(
+                0,
+                "optimizer=" + node["type"] + "".join(f" {k}={_value_text(v)}" for k, v in node.items() if k != "type"),
+            )
+        selectors = ([f"ndim={','.join(map(str, r['ndim']))}"] if "ndim" in r else []) + (
+            [f"modules={','.join(r['modules'])}"] if "modules" in r else []
+        )
         lr = "-" if r["lr"] is None else fmt_float(r["lr"])
         if r["lr_set_by"].startswith("lr_mult"):
             lr += f" ({r['lr_set_by']})"
         rows.append(
             [
                 r["name"] + (" (optional)" if r["optional"] else ""),
-                " ".join(r["params"]),
+                " ".join(r["params"] + selectors),
                 lr,
                 "-" if r["weight_decay"] is None else fmt_float(r["weight_decay"]),
                 r["schedule_summary"] or "-",
                 _freeze_text(_freeze_from_json(r["freeze"])),
-                " ".join(f"{k}={_value_text(v)}" for k, v in r["hyperparameters"].items()) or "-",
+                " ".join(other) or "-",
             ]
         )
-    parts += ["", f"groups ({len(rows)}, applied in file order; '-' = inherited)", render_table(headers, rows, width=width)]
+    parts += [
+        "",
+        f"groups ({len(rows)}, applied in file order; '-' = inherited)",
+        render_table(headers, rows, width=width),
+    ]
     return "\n".join(parts)
 
 

@@ -46,6 +46,7 @@ from typing import Any
 
 from lrspec.errors import ParamFileError, SourceError, TargetError
 from lrspec.targets import (
+    ParamShapes,
     Target,
     get_target,
     installed_targets,
@@ -72,7 +73,7 @@ class ModelSource:
     kind: str
     model: Any = None
     target: str | None = None
-    params: Mapping[str, Shape | None] | None = None
+    params: ParamShapes | None = None
 
 
 # ------------------------------------------------------------------ the registry

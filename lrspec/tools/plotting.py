@@ -106,6 +106,7 @@ def spec_curves(spec: Spec, steps: int, progress: Progress | None = None) -> lis
             schedule=s.schedule,
             frozen=s.frozen,
             frozen_until=s.frozen_until,
+            family=s.family,
         )
         groups.append(group)
     return _curves(groups, steps, progress)

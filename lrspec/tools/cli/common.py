@@ -69,7 +69,7 @@ def load_spec(path: str) -> Any:
         return load(path)
 
 
-def read_params(path: str) -> dict[str, tuple[int, ...] | None]:
+def read_params(path: str) -> dict[str, Any]:
     """The parameter list in ``path`` (:func:`lrspec.tools.paramfile.read_params`)."""
     from lrspec.tools.paramfile import read_params as read
 
