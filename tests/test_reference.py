@@ -305,14 +305,16 @@ def test_init_state_buffers_follow_torch_names() -> None:
 
 
 def test_step_functions_do_not_modify_their_inputs() -> None:
-    p = np.array([1.0, 2.0])
-    g = np.array([0.5, -0.5])
     for family in R.FAMILIES:
+        # muon takes only matrices: the same numbers as a 1 x 2 matrix
+        shape = (1, 2) if family == "muon" else (2,)
+        p = np.array([1.0, 2.0]).reshape(shape)
+        g = np.array([0.5, -0.5]).reshape(shape)
         hyper = {"momentum": 0.9} if family in ("sgd", "rmsprop") else {}
         state = R.init_state(family, p, hyper)
         new = R.update(family, p, g, state, lr=0.1, weight_decay=0.1, hyperparameters=hyper)
-        np.testing.assert_array_equal(p, [1.0, 2.0])
-        np.testing.assert_array_equal(g, [0.5, -0.5])
+        np.testing.assert_array_equal(p.ravel(), [1.0, 2.0])
+        np.testing.assert_array_equal(g.ravel(), [0.5, -0.5])
         assert not np.array_equal(new, p), family
         assert state.step == 1
 
@@ -659,9 +661,10 @@ def test_adagrad_per_group_initial_accumulator_value() -> None:
 def test_every_plan_hyperparameter_is_accepted_by_update() -> None:
     """Defaults of every family, as the plan carries them, go straight into update()."""
     for family, names in lrspec.spec.FAMILY_HYPERPARAMETERS.items():
-        plan = make_plan({"type": family, "lr": 0.1}, ["w"])
+        shape = (1, 2) if family == "muon" else (2,)  # muon takes only matrices
+        plan = make_plan({"type": family, "lr": 0.1}, {"w": shape})
         hyper = plan.groups[0].hyperparameters
         assert set(hyper) == set(names)
-        state = R.init_state(family, np.ones(2), hyper)
-        new = R.update(family, np.ones(2), np.ones(2), state, lr=0.1, weight_decay=0.0, hyperparameters=hyper)
+        state = R.init_state(family, np.ones(shape), hyper)
+        new = R.update(family, np.ones(shape), np.ones(shape), state, lr=0.1, weight_decay=0.0, hyperparameters=hyper)
         assert np.all(new < 1.0), family

@@ -21,6 +21,11 @@ Formulas (torch.optim definitions; wd = weight decay, coupled unless noted):
   ``den = sqrt(v - gbar^2) + eps``, else ``den = sqrt(v) + eps``; momentum: ``b = mu b + g/den``,
   ``p -= lr b``; else ``p -= lr g/den``.
 * adagrad: ``g += wd p``; ``clr = lr / (1 + (s-1) lr_decay)``; ``S += g^2``; ``p -= clr g/(sqrt(S) + eps)``.
+* nadam, radam, adamax, adadelta, adafactor, muon: :mod:`lrspec_tf.rules_families`.
+
+Slots are shaped like the parameter except adafactor's ``row_var``/``col_var`` (the last,
+resp. second-to-last, dimension 1) and nadam's ``mu_product`` (a float64 scalar): see
+:class:`SlotSpec` and :func:`slot_shape`.
 """
 
 from __future__ import annotations
@@ -31,21 +36,60 @@ from typing import Any
 
 import tensorflow as tf
 
-__all__ = ["SlotSpec", "apply_rule", "needs_step", "slot_specs", "update_variable"]
+from lrspec_tf.rules_families import adadelta, adafactor, adamax, muon, nadam, radam
+
+__all__ = ["SlotSpec", "apply_rule", "needs_step", "slot_shape", "slot_specs", "update_variable"]
 
 Tensor = Any
 
 
 @dataclass(frozen=True)
 class SlotSpec:
-    """One per-parameter state tensor: its torch name and initial value."""
+    """One per-parameter state tensor: its torch name and initial value.
+
+    ``shape``: ``"param"`` (like the parameter), ``"row"`` / ``"col"`` (the parameter's shape with
+    the last / second-to-last dimension 1: adafactor's factors) or ``"scalar"``; ``dtype``: None
+    (the parameter's) or ``"float64"`` (nadam's ``mu_product``, a Python float in torch)."""
 
     name: str
     initial: float = 0.0
+    shape: str = "param"
+    dtype: str | None = None
 
 
-def slot_specs(family: str, hyper: Mapping[str, Any]) -> tuple[SlotSpec, ...]:
-    """The state tensors (shaped like the parameter) a parameter needs under ``family``/``hyper``."""
+def slot_shape(spec: SlotSpec, param_shape: Any) -> list[int]:
+    """The shape of slot ``spec`` for a parameter of shape ``param_shape``."""
+    shape = [int(d) for d in param_shape]
+    if spec.shape == "scalar":
+        return []
+    if spec.shape == "row":
+        shape[-1] = 1
+    elif spec.shape == "col":
+        shape[-2] = 1
+    return shape
+
+
+def slot_specs(family: str, hyper: Mapping[str, Any], ndim: int | None = None) -> tuple[SlotSpec, ...]:
+    """The state tensors a parameter needs under ``family``/``hyper`` (torch's state names).
+    ``ndim`` (the parameter's number of dimensions) is needed for adafactor only: factored
+    ``row_var``/``col_var`` for ``ndim >= 2``, else ``variance``."""
+    # (no module-level tables here: lrspec_tf.emit inlines this module's functions only)
+    zero_slots = {
+        "radam": ("exp_avg", "exp_avg_sq"),
+        "adamax": ("exp_avg", "exp_inf"),
+        "adadelta": ("square_avg", "acc_delta"),
+        "muon": ("momentum_buffer",),
+    }
+    if family in zero_slots:
+        return tuple(SlotSpec(n) for n in zero_slots[family])
+    if family == "nadam":
+        return (SlotSpec("exp_avg"), SlotSpec("exp_avg_sq"), SlotSpec("mu_product", 1.0, "scalar", "float64"))
+    if family == "adafactor":
+        if ndim is None:
+            raise ValueError("adafactor's slots depend on the parameter's ndim: pass ndim")
+        if ndim > 1:
+            return (SlotSpec("row_var", shape="row"), SlotSpec("col_var", shape="col"))
+        return (SlotSpec("variance"),)
     if family == "sgd":
         return (SlotSpec("momentum_buffer"),) if float(hyper.get("momentum", 0.0)) != 0.0 else ()
     if family in ("adam", "adamw"):
@@ -67,8 +111,10 @@ def slot_specs(family: str, hyper: Mapping[str, Any]) -> tuple[SlotSpec, ...]:
 
 def needs_step(family: str, hyper: Mapping[str, Any]) -> bool:
     """Whether the rule reads the per-parameter step count ``s``."""
-    if family in ("adam", "adamw"):
+    if family in ("adam", "adamw", "nadam", "radam", "adamax", "adafactor"):
         return True
+    if family in ("adadelta", "muon"):
+        return False
     if family == "sgd":
         return float(hyper.get("momentum", 0.0)) != 0.0 and float(hyper.get("dampening", 0.0)) != 0.0
     if family == "adagrad":
@@ -179,8 +225,10 @@ def adagrad(p: Tensor, g: Tensor, state: Mapping[str, Tensor], lr: Tensor, step:
 
 
 def apply_rule(family: str, p: Tensor, g: Tensor, state: Mapping[str, Tensor], lr: Tensor,
-               step: Tensor | None, wd: float, hyper: Mapping[str, Any]) -> tuple[Tensor, dict[str, Tensor]]:
-    """Dispatch to the family's rule (see the module docstring for the formulas)."""
+               step: Tensor | None, wd: float, hyper: Mapping[str, Any],
+               newton_schulz_dtype: str | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+    """Dispatch to the family's rule (see the module docstring for the formulas).
+    ``newton_schulz_dtype`` is muon's iteration dtype (None: bfloat16, as torch)."""
     if family == "sgd":
         return sgd(p, g, state, lr, step, wd, hyper)
     if family == "adam":
@@ -191,6 +239,11 @@ def apply_rule(family: str, p: Tensor, g: Tensor, state: Mapping[str, Tensor], l
         return rmsprop(p, g, state, lr, step, wd, hyper)
     if family == "adagrad":
         return adagrad(p, g, state, lr, step, wd, hyper)
+    if family == "muon":
+        return muon(p, g, state, lr, step, wd, hyper, newton_schulz_dtype)
+    rule = {"nadam": nadam, "radam": radam, "adamax": adamax, "adadelta": adadelta, "adafactor": adafactor}.get(family)
+    if rule is not None:
+        return rule(p, g, state, lr, step, wd, hyper)
     raise ValueError(f"unknown optimizer family {family!r}")
 
 
@@ -259,7 +312,7 @@ def fused_apply(family: str, var: Any, grad: Tensor, slots: Mapping[str, Any], l
 
 def update_variable(family: str, variable: Any, grad: Tensor, slot_vars: Mapping[str, Any], lr: Tensor,
                     step_var: Any, wd: float, hyper: Mapping[str, Any], frozen_until: int | None,
-                    t: Tensor) -> Any:
+                    t: Tensor, newton_schulz_dtype: str | None = None) -> Any:
     """One whole update of a Keras variable: the per-variable dispatch of the Keras optimizers
     (``LrspecOptimizer.update_step`` and the module generated by ``lrspec compile --emit python
     --target tf``, which inlines this function).
@@ -269,6 +322,7 @@ def update_variable(family: str, variable: Any, grad: Tensor, slot_vars: Mapping
     The step counter is incremented; the update is :func:`fused_apply` when no distribution
     strategy is active and it has a kernel, else :func:`apply_rule` and assigns of the new value
     and state. With ``frozen_until`` set, all of it is skipped (``tf.cond``) while ``t < frozen_until``.
+    ``newton_schulz_dtype``: muon's iteration dtype (None: bfloat16, as torch).
     Returns a bool tensor (whether the update ran).
     """
 
@@ -285,7 +339,8 @@ def update_variable(family: str, variable: Any, grad: Tensor, slot_vars: Mapping
             ops: list[Any] = list(fused)
         else:
             state = {n: tf.convert_to_tensor(v.value) for n, v in slot_vars.items()}
-            p_new, st_new = apply_rule(family, tf.convert_to_tensor(variable), grad, state, lr, step, wd, hyper)
+            p_new, st_new = apply_rule(family, tf.convert_to_tensor(variable), grad, state, lr, step, wd, hyper,
+                                       newton_schulz_dtype)
             ops = [variable.assign(p_new)]
             for n, val in st_new.items():
                 ops.append(slot_vars[n].value.assign(val))

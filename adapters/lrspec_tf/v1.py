@@ -12,6 +12,9 @@ variable ``<name>/iterations``. Per-variable state (slots and step counters) is 
 first call, non-trainable, in the global variables collection: run
 ``tf.compat.v1.global_variables_initializer()`` after ``minimize``. Variables frozen until N are
 masked with ``tf.cond(t >= N, ...)``; a ``None`` gradient skips the variable (torch semantics).
+Each variable is updated with its group's family (``group.family``: a plan may mix, e.g. muon
+for matrices and adamw for the rest), in the variable's dtype (float32 or float64); muon's
+Newton-Schulz iteration runs in ``newton_schulz_dtype`` (None: bfloat16, as torch's stock Muon).
 Works in a ``tf.Graph`` with ``tf.compat.v1.Session``, under ``disable_eager_execution()`` and,
 for convenience, eagerly.
 """
@@ -54,12 +57,20 @@ class CompiledV1:
     ``trainable_variables``: the variables that are differentiated and updated (permanently
     frozen ones removed); ``plan``; ``minimize(loss, global_step=None)`` and
     ``apply_gradients(grads_and_vars, global_step=None)`` return the train op;
-    ``describe()`` summarises the plan.
+    ``describe()`` summarises the plan. ``newton_schulz_dtype``: muon's iteration dtype (None =
+    bfloat16 as torch, ``"float32"`` or ``"float64"``).
     """
 
     def __init__(self, plan: Plan, variables: Sequence[Any], strategy: str = "multiplier",
-                 report: Sequence[str] = (), name: str = "lrspec", names: Sequence[str] | None = None) -> None:
+                 report: Sequence[str] = (), name: str = "lrspec", names: Sequence[str] | None = None,
+                 newton_schulz_dtype: str | None = None) -> None:
+        if newton_schulz_dtype not in (None, "bfloat16", "float32", "float64"):
+            raise TargetError(
+                f"newton_schulz_dtype must be None (bfloat16, as torch), 'float32' or 'float64', "
+                f"got {newton_schulz_dtype!r}"
+            )
         self.plan = plan
+        self.newton_schulz_dtype = newton_schulz_dtype
         self.strategy = strategy
         self.report = list(report)
         self._name = name
@@ -88,19 +99,24 @@ class CompiledV1:
                 self._clock = tf.Variable(tf.constant(0, tf.int64), trainable=False, name="iterations")
         return self._clock
 
+    def _family(self, group: PlanGroup) -> str:
+        """The family updating ``group``'s variables: ``group.family``, else the plan's."""
+        return getattr(group, "family", "") or self.plan.family
+
     def _state_for(self, var: Any, group: PlanGroup) -> tuple[dict[str, Any], Any]:
         key = id(var)
         if key not in self._state:
-            family = self.plan.family
+            family = self._family(group)
             shape = var.shape
             dtype = var.dtype.base_dtype
             base = self._cname(var).replace(".", "_")
             slots: dict[str, Any] = {}
             step = None
             with tf.init_scope(), tf.name_scope(self._name):
-                for s in rules.slot_specs(family, group.hyperparameters):
-                    slots[s.name] = tf.Variable(tf.fill(shape, tf.constant(s.initial, dtype)), trainable=False,
-                                                name=f"{base}_{s.name}")
+                for s in rules.slot_specs(family, group.hyperparameters, ndim=shape.rank):
+                    sdt = tf.float64 if s.dtype == "float64" else dtype
+                    slots[s.name] = tf.Variable(tf.fill(rules.slot_shape(s, shape), tf.constant(s.initial, sdt)),
+                                                trainable=False, name=f"{base}_{s.name}")
                 if rules.needs_step(family, group.hyperparameters):
                     step = tf.Variable(tf.constant(0, tf.int64), trainable=False, name=f"{base}_step")
             self._state[key] = (slots, step)
@@ -164,6 +180,7 @@ class CompiledV1:
         per-variable update (:func:`lrspec_tf.rules.update_variable`)."""
         lr_value, mult = lr_and_gradient_multiplier(self.strategy, group.lr, float(self.plan.optimizer.lr))
         lr = tf.constant(lr_value, tf.float64) * self._schedules[group.name](t)
+        family = self._family(group)
         ops = []
         for grad, var in gv:
             slots, step_var = self._state_for(var, group)
@@ -172,9 +189,9 @@ class CompiledV1:
             grad = scale_gradient(tf.cast(grad, var.dtype.base_dtype), mult)
             ops.append(
                 rules.update_variable(
-                    self.plan.family, var, grad, {k: _Slot(v) for k, v in slots.items()}, lr,
+                    family, var, grad, {k: _Slot(v) for k, v in slots.items()}, lr,
                     None if step_var is None else _Slot(step_var), group.weight_decay, group.hyperparameters,
-                    group.frozen_until, t,
+                    group.frozen_until, t, self.newton_schulz_dtype,
                 )
             )
         return tf.group(*ops, name=f"apply_{len(ops)}")

@@ -1,6 +1,5 @@
 """Stepping a whole :class:`~lrspec.Plan` with the reference rules: :class:`ReferenceOptimizer` and :func:`simulate`."""
 
-
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -10,7 +9,8 @@ import numpy.typing as npt
 
 from lrspec.errors import ResolveError
 from lrspec.plan import Plan
-from lrspec.reference.rules import OptimizerState, _as_float64, init_state, update
+from lrspec.reference.rules import init_state, update
+from lrspec.reference.state import OptimizerState, as_float64
 
 __all__ = ["ReferenceOptimizer", "simulate"]
 
@@ -33,11 +33,19 @@ class ReferenceOptimizer:
     change, no state, no weight decay) when its gradient is missing or None, or when its
     group ``is_frozen_at(t)``. Otherwise it gets ``lr = group.lr_at(t)``,
     ``group.weight_decay`` and ``group.hyperparameters``; its state is created fresh at the
-    first update it actually takes.
+    first update it actually takes. Each group is stepped with its own family
+    (``group.family``, else the plan's optimizer type).
+
+    ``run_dtype`` (``"float64"``, the default, or ``"float32"``): the dtype of the run the
+    reference stands for; the arithmetic is float64 either way (see
+    :func:`lrspec.reference.rules.update`: it decides adafactor's ``eps1 = None``).
     """
 
-    def __init__(self, plan: Plan, initial_params: Mapping[str, npt.ArrayLike]) -> None:
+    def __init__(self, plan: Plan, initial_params: Mapping[str, npt.ArrayLike], run_dtype: str = "float64") -> None:
+        if run_dtype not in ("float32", "float64"):
+            raise ValueError(f"run_dtype must be 'float32' or 'float64', got {run_dtype!r}")
         self.plan = plan
+        self.run_dtype = run_dtype
         self.t = 0
         self._params: dict[str, Array] = _initial(plan, initial_params)
         self._states: dict[str, OptimizerState] = {}
@@ -70,18 +78,20 @@ class ReferenceOptimizer:
             group = plan.group_of(name)
             if group.is_frozen_at(t):
                 continue
+            family = getattr(group, "family", "") or plan.family
             state = self._states.get(name)
             if state is None:
-                state = init_state(plan.family, self._params[name], group.hyperparameters)
+                state = init_state(family, self._params[name], group.hyperparameters)
                 self._states[name] = state
             self._params[name] = update(
-                plan.family,
+                family,
                 self._params[name],
                 grad,
                 state,
                 lr=group.lr_at(t),
                 weight_decay=group.weight_decay,
                 hyperparameters=group.hyperparameters,
+                run_dtype=self.run_dtype,
             )
         self.t += 1
 
@@ -96,7 +106,7 @@ class ReferenceOptimizer:
                 raise ResolveError(f"gradient at update {self.t} for {name!r}, which is not a parameter of the plan")
             if grad is None:
                 continue
-            g = _as_float64(grad)
+            g = as_float64(grad)
             if g.shape != self._params[name].shape:
                 raise ResolveError(
                     f"gradient at update {self.t} for {name!r} has shape {g.shape}, "
@@ -118,7 +128,7 @@ def _initial(plan: Plan, initial_params: Mapping[str, npt.ArrayLike]) -> dict[st
     for name in plan.names:
         if name not in initial_params:
             raise ResolveError(f"initial_params has no value for parameter {name!r}")
-        value = _as_float64(initial_params[name])
+        value = as_float64(initial_params[name])
         shape = plan.param(name).shape
         if shape is not None and tuple(shape) != value.shape:
             raise ResolveError(f"initial value of {name!r} has shape {value.shape}, the plan says {tuple(shape)}")
@@ -130,6 +140,7 @@ def simulate(
     plan: Plan,
     initial_params: Mapping[str, npt.ArrayLike],
     gradients: Sequence[GradientMap],
+    run_dtype: str = "float64",
 ) -> list[dict[str, Array]]:
     """Run ``len(gradients)`` updates of ``plan`` in float64, as torch.optim defines them.
 
@@ -139,9 +150,10 @@ def simulate(
     initial values, index ``k`` the values after ``k`` updates. See
     :class:`ReferenceOptimizer` for freezes, schedules and state. Raises
     :class:`lrspec.ResolveError` (a ValueError) naming the parameter for a gradient of an
-    unknown name, a missing or extra initial value, or a shape mismatch.
+    unknown name, a missing or extra initial value, or a shape mismatch. ``run_dtype``: see
+    :class:`ReferenceOptimizer`.
     """
-    opt = ReferenceOptimizer(plan, initial_params)
+    opt = ReferenceOptimizer(plan, initial_params, run_dtype)
     snapshots = [opt.params]
     for grads in gradients:
         opt.step(grads)

@@ -1,72 +1,49 @@
 """Per-parameter update rules in NumPy float64, exactly as ``torch.optim`` defines each family
-(the conventions are in :mod:`lrspec.reference`)."""
-
+(the conventions are in :mod:`lrspec.reference`): sgd, adam, adamw, rmsprop, adagrad here;
+nadam, radam, adamax, adadelta in :mod:`lrspec.reference.adaptive`, adafactor in
+:mod:`lrspec.reference.adafactor`, muon in :mod:`lrspec.reference.muon`; :func:`init_state`
+and :func:`update` cover all eleven."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from lrspec.reference.adafactor import adafactor_init, adafactor_step
+from lrspec.reference.adaptive import adadelta_step, adamax_step, nadam_step, radam_step
+from lrspec.reference.muon import muon_step, newton_schulz
+from lrspec.reference.state import Array, OptimizerState, as_float64, coupled, lerp
+from lrspec.spec.families import FAMILY_HYPERPARAMETERS
+
 __all__ = [
     "FAMILIES",
     "STEP_FUNCTIONS",
     "OptimizerState",
+    "adadelta_step",
+    "adafactor_step",
     "adagrad_step",
     "adam_step",
+    "adamax_step",
     "adamw_step",
     "init_state",
+    "muon_step",
+    "nadam_step",
+    "newton_schulz",
+    "radam_step",
     "rmsprop_step",
     "sgd_step",
     "update",
 ]
 
-Array = npt.NDArray[np.float64]
 GradientMap = Mapping[str, npt.ArrayLike | None]
 
-
-@dataclass
-class OptimizerState:
-    """The state one parameter carries between updates.
-
-    ``step`` is the number of updates this parameter has taken (torch's ``state["step"]``;
-    torch's SGD keeps no step, but it is counted here too). ``buffers`` holds float64 arrays
-    under torch's state names.
-    """
-
-    step: int = 0
-    buffers: dict[str, Array] = field(default_factory=dict)
-
-    def copy(self) -> OptimizerState:
-        """A deep copy (the buffers are copied)."""
-        return OptimizerState(self.step, {k: v.copy() for k, v in self.buffers.items()})
-
-
-# ----------------------------------------------------------------------------------------
-# Elementwise helpers with torch's operation order
-# ----------------------------------------------------------------------------------------
-
-
-def _lerp(start: Array, end: Array, weight: float) -> Array:
-    """torch.lerp: ``start + w*(end - start)`` if ``|w| < 0.5`` else ``end - (end - start)*(1 - w)``."""
-    if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1.0 - weight)
-
-
-def _coupled(grad: Array, param: Array, weight_decay: float) -> Array:
-    """Coupled L2 as torch does it: ``g = grad + wd * p`` (only when ``wd != 0``)."""
-    if weight_decay != 0:
-        return grad + weight_decay * param
-    return grad
-
-
-def _as_float64(value: npt.ArrayLike) -> Array:
-    return np.array(value, dtype=np.float64, copy=True)
+# torch-order helpers, kept under their historical private names
+_lerp = lerp
+_coupled = coupled
+_as_float64 = as_float64
 
 
 # ----------------------------------------------------------------------------------------
@@ -82,11 +59,21 @@ def init_state(family: str, param: npt.ArrayLike, hyperparameters: Mapping[str, 
     * rmsprop: ``square_avg = 0``, ``momentum_buffer = 0`` if momentum > 0, ``grad_avg = 0``
       if centered.
     * adagrad: ``sum = initial_accumulator_value``.
+    * nadam: ``exp_avg = exp_avg_sq = 0``, ``mu_product = 1`` (a 0-d array); radam:
+      ``exp_avg = exp_avg_sq = 0``; adamax: ``exp_avg = exp_inf = 0``; adadelta:
+      ``square_avg = acc_delta = 0``; muon: ``momentum_buffer = 0``.
+    * adafactor: ``row_var`` / ``col_var`` (the parameter's shape with the last, resp.
+      second-to-last, dimension 1) for ``ndim >= 2``, else ``variance``; zeros.
     """
     _check_family(family)
     p = np.asarray(param, dtype=np.float64)
     buffers: dict[str, Array] = {}
-    if family in ("adam", "adamw"):
+    zero_buffers = _ZERO_BUFFERS.get(family)
+    if zero_buffers is not None:
+        buffers = {name: np.zeros_like(p) for name in zero_buffers}
+        if family == "nadam":
+            buffers["mu_product"] = np.array(1.0, dtype=np.float64)
+    elif family in ("adam", "adamw"):
         buffers["exp_avg"] = np.zeros_like(p)
         buffers["exp_avg_sq"] = np.zeros_like(p)
         if hyperparameters.get("amsgrad", False):
@@ -99,7 +86,18 @@ def init_state(family: str, param: npt.ArrayLike, hyperparameters: Mapping[str, 
             buffers["grad_avg"] = np.zeros_like(p)
     elif family == "adagrad":
         buffers["sum"] = np.full_like(p, float(hyperparameters.get("initial_accumulator_value", 0.0)))
+    elif family == "adafactor":
+        buffers = adafactor_init(p)
     return OptimizerState(step=0, buffers=buffers)
+
+
+_ZERO_BUFFERS: dict[str, tuple[str, ...]] = {
+    "nadam": ("exp_avg", "exp_avg_sq"),
+    "radam": ("exp_avg", "exp_avg_sq"),
+    "adamax": ("exp_avg", "exp_inf"),
+    "adadelta": ("square_avg", "acc_delta"),
+    "muon": ("momentum_buffer",),
+}
 
 
 # ----------------------------------------------------------------------------------------
@@ -283,19 +281,19 @@ STEP_FUNCTIONS: dict[str, StepFn] = {
     "adamw": adamw_step,
     "rmsprop": rmsprop_step,
     "adagrad": adagrad_step,
+    "nadam": nadam_step,
+    "radam": radam_step,
+    "adamax": adamax_step,
+    "adadelta": adadelta_step,
+    "adafactor": adafactor_step,
+    "muon": muon_step,
 }
 """The update rule of each family: ``fn(param, grad, state, *, lr, weight_decay, **hyperparameters)``."""
 
 FAMILIES: tuple[str, ...] = tuple(STEP_FUNCTIONS)
 
-_HYPERPARAMETERS: dict[str, frozenset[str]] = {
-    family: frozenset(
-        name
-        for name, p in inspect.signature(fn).parameters.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("lr", "weight_decay", "decoupled_weight_decay")
-    )
-    for family, fn in STEP_FUNCTIONS.items()
-}
+_HYPERPARAMETERS: dict[str, frozenset[str]] = {f: frozenset(FAMILY_HYPERPARAMETERS[f]) for f in STEP_FUNCTIONS}
+"""The hyperparameters :func:`update` accepts per family: :data:`lrspec.spec.families.FAMILY_HYPERPARAMETERS`."""
 
 
 def _check_family(family: str) -> None:
@@ -312,11 +310,15 @@ def update(
     lr: float,
     weight_decay: float,
     hyperparameters: Mapping[str, Any],
+    run_dtype: str = "float64",
 ) -> Array:
-    """One update of ``family`` (``sgd``, ``adam``, ``adamw``, ``rmsprop``, ``adagrad``).
+    """One update of ``family`` (any of :data:`FAMILIES`).
 
     ``hyperparameters`` uses torch's names (as :attr:`lrspec.PlanGroup.hyperparameters`);
-    missing ones take torch's defaults. Returns the new parameter; ``state`` is updated.
+    missing ones take torch's defaults. ``run_dtype`` (``"float64"`` or ``"float32"``) is the
+    dtype of the run this update stands for; the arithmetic is float64 either way, it only
+    decides adafactor's ``eps1 = None`` (torch: ``finfo(param.dtype).eps``). Returns the new
+    parameter; ``state`` is updated.
     """
     _check_family(family)
     fn = STEP_FUNCTIONS[family]
@@ -326,6 +328,5 @@ def update(
             f"invalid hyperparameters for {family}: {', '.join(unknown)} "
             f"(known: {', '.join(sorted(_HYPERPARAMETERS[family]))})"
         )
-    return fn(param, grad, state, lr=lr, weight_decay=weight_decay, **hyperparameters)
-
-
+    extra: dict[str, Any] = {"run_dtype": run_dtype} if family == "adafactor" else {}
+    return fn(param, grad, state, lr=lr, weight_decay=weight_decay, **hyperparameters, **extra)
