@@ -1,7 +1,8 @@
 """The ``lrspec`` command line (also ``python -m lrspec``): a thin shell over the library.
 
 Commands: ``validate``, ``schema``, ``explain``, ``plot`` (:mod:`.spec_commands`),
-``compile`` (:mod:`.compile_command`), ``targets``, ``verify`` (:mod:`.target_commands`);
+``compile`` (:mod:`.compile_command`), ``targets``, ``verify`` (:mod:`.target_commands`),
+``import`` (:mod:`.import_command`);
 docs/cli.md. Human output is a deterministic plain-text table that fits 100 columns;
 ``--format json`` prints a stable, documented document built from the same data.
 

@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from lrspec.tools.cli.compile_command import cmd_compile
 from lrspec.tools.cli.errors import UsageError
+from lrspec.tools.cli.import_command import TOOLS, cmd_import
 from lrspec.tools.cli.spec_commands import cmd_explain, cmd_plot, cmd_schema, cmd_validate
 from lrspec.tools.cli.target_commands import cmd_targets, cmd_verify
 
@@ -136,4 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
         "rules equal to 1e-10 relative)",
     )
     _fmt(p)
+
+    p = add("import", cmd_import, "Import an MMEngine, timm, HF Trainer or Detectron2 recipe as a spec for a model.")
+    p.add_argument("tool", choices=TOOLS, metavar="TOOL", help=f"the recipe's tool: {', '.join(TOOLS)}")
+    p.add_argument(
+        "file", metavar="FILE",
+        help="mmengine: config .py (or a .json/.yaml dump); timm: args.yaml; hf: TrainingArguments .json; "
+        "detectron2: config .yaml",
+    )
+    p.add_argument("--model", "-m", required=True, metavar="SOURCE", help="module:callable building the model")
+    p.add_argument(
+        "--iters-per-epoch", type=_positive_int, metavar="N",
+        help="mmengine: iterations (optimizer updates) per epoch, for epoch-based schedulers",
+    )
+    p.add_argument(
+        "--steps-per-epoch", type=_positive_int, metavar="N",
+        help="timm, hf: optimizer updates per epoch (timm's epoch-stepped schedules; hf without max_steps)",
+    )
+    _output(p, "the spec")
     return parser
