@@ -3,7 +3,7 @@
 A Sequential model (the kind whose variable paths Keras changes on load) is trained with
 per-layer rates, a frozen-until-N layer and warmup + cosine through ``model.fit``; saved to a
 ``.keras`` file mid-run; reloaded in a *fresh process* (``--resume FILE``, started by this
-script), where only ``import keras, lrspec_tf`` is needed to rebuild the lrspec optimizer and
+script), where only ``import keras, lrspec_keras`` is needed to rebuild the lrspec optimizer and
 its state; and continued. The result equals the uninterrupted run.
 """
 
@@ -17,7 +17,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
-import lrspec_tf  # noqa: F401  (registers lrspec's optimizer classes with Keras: needed by load_model)
+import lrspec_keras  # noqa: F401  (registers lrspec's optimizer classes with Keras: needed by load_model)
 import numpy as np
 
 SPEC = {
@@ -54,10 +54,9 @@ def main() -> None:
     import lrspec
 
     model = build()
-    compiled = lrspec.compile(SPEC, model, target="tf")
+    compiled = lrspec.compile(SPEC, model, target="keras")
     print(compiled.describe())
-    model.compile(optimizer=compiled.optimizer,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=compiled.optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     fit(model, epochs=2)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")

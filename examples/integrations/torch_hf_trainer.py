@@ -92,7 +92,7 @@ def arguments(out_dir: str, max_steps: int) -> TrainingArguments:
         gradient_accumulation_steps=2,
         max_grad_norm=0.1,
         logging_steps=1,
-        save_steps=6,
+        save_steps=3,
         save_strategy="steps",
         report_to=[],
         use_cpu=True,

@@ -33,10 +33,12 @@ def build(kind: str) -> Any:
     keras.utils.set_random_seed(7)
     layers = keras.layers
     if kind == "sequential":
-        return keras.Sequential([keras.Input((5,)), layers.Dense(6, activation="tanh", name="body"),
-                                 layers.Dense(3, name="head")], name="mlp")
+        return keras.Sequential(
+            [keras.Input((5,)), layers.Dense(6, activation="tanh", name="body"), layers.Dense(3, name="head")],
+            name="mlp",
+        )
     if kind == "nested_sequential":  # lrspec's bundled LeNet: two Sequentials inside a functional model
-        from lrspec_tf.examples import lenet
+        from lrspec_keras.examples import lenet
 
         return lenet(seed=7)
     if kind == "functional":

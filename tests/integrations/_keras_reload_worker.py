@@ -1,5 +1,5 @@
 """Fresh-process half of the Keras save/load tests: load each ``<kind>.keras`` from argv[1],
-fit 2 more epochs, save weights and names to ``<kind>.npz``/``<kind>.json``. ``lrspec_tf`` is
+fit 2 more epochs, save weights and names to ``<kind>.npz``/``<kind>.json``. ``lrspec_keras`` is
 imported first, before TensorFlow and Keras (the hardest order for its registration import
 hook; examples/integrations/keras_fit.py imports Keras first), and nothing else of lrspec
 before the files are loaded."""
@@ -12,7 +12,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import lrspec_tf  # noqa: F401, I001  (registers the lrspec optimizer classes once Keras is imported)
+import lrspec_keras  # noqa: F401, I001  (registers the lrspec optimizer classes once Keras is imported)
 import tensorflow  # noqa: F401
 import keras
 import numpy as np

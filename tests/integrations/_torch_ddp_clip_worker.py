@@ -91,4 +91,7 @@ def worker(rank: int, out_dir: str, mode: str) -> None:
 
 
 if __name__ == "__main__":
-    mp.spawn(worker, args=(sys.argv[1], sys.argv[2]), nprocs=2)
+    # fork: the children inherit the imports (torch, lrspec) instead of repeating them
+    mp.start_processes(  # type: ignore[attr-defined,no-untyped-call]
+        worker, args=(sys.argv[1], sys.argv[2]), nprocs=2, start_method="fork"
+    )

@@ -1,6 +1,8 @@
-"""accelerate ``prepare`` (scheduler included) with gradient accumulation and clipping, vs a
-hand-written loop: stock Adam, layer 0 ``requires_grad=False`` until update UNTIL then a fresh
-group, lr ``0.05 * (1 - t/10)`` written here, loss / 2 per micro-batch, ``clip_grad_norm_``."""
+"""accelerate ``prepare`` (scheduler included) with gradient accumulation and clipping in one
+process, vs a hand-written loop (``_accelerate_multiprocess_worker.hand_written``): stock Adam,
+layer 0 ``requires_grad=False`` until update UNTIL then a fresh group, lr ``0.05 * (1 - t/10)``
+written there, loss / 2 per micro-batch, ``clip_grad_norm_``. Two processes:
+test_accelerate_multiprocess.py."""
 
 from __future__ import annotations
 
@@ -10,35 +12,10 @@ import pytest
 
 pytest.importorskip("accelerate")
 import torch
-from _torch_integration import load_example
+from _accelerate_multiprocess_worker import ex, hand_written
 from lrspec_torch.clock import LrSpecClockWarning
 
 import lrspec
-
-ex = load_example("torch_accelerate")
-
-
-def hand_written(updates: int) -> torch.nn.Module:
-    model = ex.build()
-    first = list(model[0].parameters())
-    for p in first:
-        p.requires_grad_(False)
-    opt = torch.optim.Adam(model[2].parameters(), lr=0.05)
-    x, y = ex.data().tensors
-    for t in range(updates):
-        if t == ex.UNTIL:
-            for p in first:
-                p.requires_grad_(True)
-            opt.add_param_group({"params": first})
-        for g in opt.param_groups:
-            g["lr"] = 0.05 * max(0.0, 1 - t / 10)
-        for k in range(2):
-            b = slice(8 * t + 4 * k, 8 * t + 4 * k + 4)
-            (torch.nn.functional.mse_loss(model(x[b]), y[b]) / 2).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), ex.CLIP)
-        opt.step()
-        opt.zero_grad()
-    return model
 
 
 def test_prepared_scheduler_with_accumulation_matches_hand_written() -> None:

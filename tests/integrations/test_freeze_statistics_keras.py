@@ -19,8 +19,9 @@ STEPS, BATCH = 3, 4
 
 def _model() -> tuple[Any, Any]:
     keras.utils.set_random_seed(0)
-    base = keras.applications.MobileNetV3Small(weights=None, input_shape=(32, 32, 3), include_top=False,
-                                               pooling="avg", include_preprocessing=False)
+    base = keras.applications.MobileNetV3Small(
+        weights=None, input_shape=(32, 32, 3), include_top=False, pooling="avg", include_preprocessing=False
+    )
     inp = keras.Input((32, 32, 3))
     out = keras.layers.Dense(5, name="head")(base(inp))
     return keras.Model(inp, out, name="transfer"), base
@@ -49,8 +50,11 @@ def test_freeze_statistics_equals_stock_trainable_false() -> None:
     model, base = _model()
     moving0 = _moving(base)
     assert len(moving0) == 68  # 34 BatchNormalization layers
-    spec = {"version": 1, "optimizer": {"type": "sgd", "lr": 0.1},
-            "groups": [{"name": "base", "params": [f"{base.name}.*"], "freeze": True, "freeze_statistics": True}]}
+    spec = {
+        "version": 1,
+        "optimizer": {"type": "sgd", "lr": 0.1},
+        "groups": [{"name": "base", "params": [f"{base.name}.*"], "freeze": True, "freeze_statistics": True}],
+    }
     c = lrspec.compile(spec, model, target="tf")
     assert any("34 BatchNormalization" in n for n in c.report)
     _fit(model, c.optimizer)

@@ -16,8 +16,9 @@ PARAMS = {"base.bn.gamma": (2,), "base.bn.beta": (2,), "base.conv.kernel": (3, 2
 
 
 def _plan(*groups: dict[str, Any]) -> Any:
-    return lrspec.resolve(lrspec.validate({"version": 1, "optimizer": {"type": "sgd", "lr": 0.1}, "groups": list(groups)}),
-                          PARAMS)
+    return lrspec.resolve(
+        lrspec.validate({"version": 1, "optimizer": {"type": "sgd", "lr": 0.1}, "groups": list(groups)}), PARAMS
+    )
 
 
 def test_the_key_reaches_the_plan_only_where_set() -> None:
@@ -33,14 +34,18 @@ def test_the_key_reaches_the_plan_only_where_set() -> None:
 
 
 def test_a_later_group_decides_and_it_needs_a_permanent_freeze() -> None:
-    plan = _plan({"name": "base", "params": ["base.*"], "freeze": True, "freeze_statistics": True},
-                 {"name": "conv", "params": ["base.conv.*"], "freeze_statistics": False})
+    plan = _plan(
+        {"name": "base", "params": ["base.*"], "freeze": True, "freeze_statistics": True},
+        {"name": "conv", "params": ["base.conv.*"], "freeze_statistics": False},
+    )
     assert plan.group_of("base.bn.gamma").freeze_statistics and not plan.group_of("base.conv.kernel").freeze_statistics
     with pytest.raises(ResolveError, match=r"group 'stats' sets freeze_statistics: true.*effective freeze: none"):
         _plan({"name": "stats", "params": ["base.*"], "freeze_statistics": True})
     with pytest.raises(ResolveError, match="effective freeze: false"):
-        _plan({"name": "stats", "params": ["base.*"], "freeze": True, "freeze_statistics": True},
-              {"name": "thaw", "params": ["base.bn.*"], "freeze": False})
+        _plan(
+            {"name": "stats", "params": ["base.*"], "freeze": True, "freeze_statistics": True},
+            {"name": "thaw", "params": ["base.bn.*"], "freeze": False},
+        )
     with pytest.raises(SpecError):
         _plan({"name": "stats", "params": ["base.*"], "freeze": True, "freeze_statistics": "yes"})
 

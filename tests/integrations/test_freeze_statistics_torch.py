@@ -90,7 +90,10 @@ def test_freeze_statistics_needs_a_permanent_freeze_and_whole_layers() -> None:
     bad["groups"][0]["freeze"] = {"until_step": 2}
     with pytest.raises(ResolveError, match="freeze_statistics needs freeze: true"):
         lrspec.compile(bad, _net(), target="torch")
-    half = {"version": 1, "optimizer": {"type": "sgd", "lr": 0.1},
-            "groups": [{"name": "w", "params": ["0.1.weight"], "freeze": True, "freeze_statistics": True}]}
+    half = {
+        "version": 1,
+        "optimizer": {"type": "sgd", "lr": 0.1},
+        "groups": [{"name": "w", "params": ["0.1.weight"], "freeze": True, "freeze_statistics": True}],
+    }
     with pytest.raises(TargetError, match=r"module '0\.1'"):
         lrspec.compile(half, _net(), target="torch")

@@ -3,7 +3,8 @@
 The hand-written equivalent: stock AdamW, the embeddings with ``requires_grad=False`` until update
 UNTIL and then added as a fresh param group, lrs set from the closed form of warmup + cosine written
 here, gradient accumulation 2 (loss / 2), ``clip_grad_norm_(0.1)`` before each step. Resuming from
-the step-6 checkpoint ends bitwise where the uninterrupted run ends.
+the step-3 checkpoint (the freeze ends at 4) or the step-6 one ends bitwise where the uninterrupted
+run ends.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def test_trainer_matches_hand_written_and_resumes_bitwise(tmp_path: Path) -> Non
         assert torch.allclose(p, q, rtol=0, atol=2e-6), n
     logged = [h["learning_rate"] for h in trainer.state.log_history if "learning_rate" in h]
     assert logged[hf.UNTIL - 1] > 0  # group 0 trains from the start: the log never reads 0 for the freeze
-    resumed, _ = hf.train(str(tmp_path), 12, resume=str(tmp_path / "checkpoint-6"))
-    for (n, p), q in zip(resumed.named_parameters(), model.parameters()):
-        assert torch.equal(p, q), n
+    for k in (3, 6):  # 3: before the embeddings' freeze ends at UNTIL = 4; 6: after
+        resumed, _ = hf.train(str(tmp_path / f"from{k}"), 12, resume=str(tmp_path / f"checkpoint-{k}"))
+        for (n, p), q in zip(resumed.named_parameters(), model.parameters()):
+            assert torch.equal(p, q), (k, n)

@@ -26,8 +26,12 @@ pytestmark = pytest.mark.tf
 
 EXPECTED_NAMES = {
     "sequential": ["body.kernel", "body.bias", "head.kernel", "head.bias"],
-    "nested_sequential": [f"{p}.{i}.{v}" for p, idx in (("features", (0, 3)), ("classifier", (0, 2, 4)))
-                          for i in idx for v in ("kernel", "bias")],
+    "nested_sequential": [
+        f"{p}.{i}.{v}"
+        for p, idx in (("features", (0, 3)), ("classifier", (0, 2, 4)))
+        for i in idx
+        for v in ("kernel", "bias")
+    ],
     "functional": ["enc.kernel", "enc.bias", "head.kernel", "head.bias"],
     "subclassed": ["block.enc.kernel", "block.enc.bias", "head.kernel", "head.bias"],
 }
@@ -53,12 +57,15 @@ def runs(tmp_path_factory: Any) -> tuple[Path, dict[str, dict[str, np.ndarray]],
     import tensorflow as tf
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    for var, n in (("TF_NUM_INTRAOP_THREADS", tf.config.threading.get_intra_op_parallelism_threads()),
-                   ("TF_NUM_INTEROP_THREADS", tf.config.threading.get_inter_op_parallelism_threads())):
+    for var, n in (
+        ("TF_NUM_INTRAOP_THREADS", tf.config.threading.get_intra_op_parallelism_threads()),
+        ("TF_NUM_INTEROP_THREADS", tf.config.threading.get_inter_op_parallelism_threads()),
+    ):
         if n > 0:
             env[var] = str(n)
-    proc = subprocess.run([sys.executable, str(worker), str(folder)], capture_output=True, text=True, timeout=300,
-                          env=env)
+    proc = subprocess.run(
+        [sys.executable, str(worker), str(folder)], capture_output=True, text=True, timeout=300, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return folder, uninterrupted, names
 
@@ -82,5 +89,7 @@ def test_reloaded_model_continues_like_the_uninterrupted_run(kind: str, runs: An
         np.testing.assert_allclose(reloaded[k], ref, rtol=0, atol=1e-6, err_msg=f"{kind} weight {k}")
     # and training really moved the weights after the reload point
     first = keras.models.load_model(folder / f"{kind}.keras")
-    moved = max(float(np.abs(np.array(v.numpy()) - uninterrupted[kind][str(i)]).max()) for i, v in enumerate(first.weights))
+    moved = max(
+        float(np.abs(np.array(v.numpy()) - uninterrupted[kind][str(i)]).max()) for i, v in enumerate(first.weights)
+    )
     assert moved > 1e-3
