@@ -11,6 +11,10 @@ where ``update`` is what ``optax.apply_updates`` adds to ``p``. The arithmetic f
 float64 results agree with it to about 1e-15 relative. Scalars are cast to the leaf's dtype
 before they touch it (a float64 lr never promotes a float32 leaf).
 
+The families nadam, radam, adamax, adadelta and adafactor are in
+:mod:`lrspec_optax._rules_adaptive`, muon in :mod:`lrspec_optax._muon`; the functions here
+dispatch on the family.
+
 Part of the optax runtime (imports only jax; inlined by ``--emit python``).
 """
 
@@ -20,7 +24,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import jax
 import jax.numpy as jnp
+
+from lrspec_optax._muon import muon_rule
+from lrspec_optax._rules_adaptive import ADAPTIVE_FAMILIES, ADAPTIVE_RULES, adaptive_init, adaptive_scalars
 
 # </runtime-imports>
 
@@ -46,6 +54,10 @@ def init_buffers(family: str, p: Any, hyper: Mapping[str, Any]) -> dict[str, Any
         return out
     if family == "adagrad":
         return {"sum": jnp.full_like(p, float(hyper.get("initial_accumulator_value", 0.0)))}
+    if family in ADAPTIVE_FAMILIES:
+        return adaptive_init(family, p, hyper, jax.dtypes.canonicalize_dtype(jnp.float64))
+    if family == "muon":
+        return {"momentum_buffer": zeros}
     raise ValueError(f"unknown optimizer family {family!r}")
 
 
@@ -61,7 +73,13 @@ def _coupled(g: Any, p: Any, wd: float) -> Any:
 
 def group_scalars(family: str, lr: Any, s: Any, wd: float, hyper: Mapping[str, Any], dtype: Any) -> dict[str, Any]:
     """The traced scalars of one group's rule at this update, cast to the leaves' ``dtype``
-    (computed from ``lr`` and ``s`` in their own, wider, dtype first, as torch's Python floats)."""
+    (computed from ``lr`` and ``s`` in their own, wider, dtype first, as torch's Python floats).
+    The families of :mod:`lrspec_optax._rules_adaptive` and muon get wide scalars, cast by
+    their rules."""
+    if family in ADAPTIVE_FAMILIES:
+        return adaptive_scalars(family, lr, s, wd, hyper)
+    if family == "muon":
+        return {"lr": lr}
     out = {"neg_lr": (-lr).astype(dtype)}
     if family in ("adam", "adamw"):
         beta1, beta2 = (float(x) for x in hyper.get("betas", (0.9, 0.999)))
@@ -143,9 +161,23 @@ def adagrad_rule(
 
 
 def leaf_update(
-    family: str, g: Any, p: Any, b: dict[str, Any], sc: Mapping[str, Any], s: Any, wd: float, hyper: Mapping[str, Any]
+    family: str,
+    g: Any,
+    p: Any,
+    b: dict[str, Any],
+    sc: Mapping[str, Any],
+    s: Any,
+    wd: float,
+    hyper: Mapping[str, Any],
+    ns_dtype: str | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """One update of one leaf with ``family``'s rule; ``sc`` from :func:`group_scalars`."""
+    """One update of one leaf with ``family``'s rule; ``sc`` from :func:`group_scalars`;
+    ``ns_dtype``: muon's Newton-Schulz dtype (None: bfloat16, torch's stock iteration)."""
+    if family in ADAPTIVE_RULES:
+        update, bufs = ADAPTIVE_RULES[family](g, p, b, sc, wd, hyper)
+        return update, bufs
+    if family == "muon":
+        return muon_rule(g, p, b, sc["lr"], wd, hyper, ns_dtype)
     if family == "sgd":
         return sgd_rule(g, p, b, sc, s, wd, hyper)
     if family in ("adam", "adamw"):

@@ -15,6 +15,9 @@ Semantics (``t`` = ``state.count``, the updates already applied; the first uses 
 * a leaf frozen until ``N`` gets zero updates and keeps its fresh buffers while ``t < N``; from
   ``t = N`` it counts its own steps ``s = t + 1 - N`` (Adam's bias correction starts at 1 at N)
   while the schedule clock ``t`` runs on;
+* each leaf runs its group's family (``group["family"]``, else the plan's): a plan with
+  groups of different families (muon for matrices, adamw for the rest) is partitioned by
+  family leaf by leaf, inside the same fused rule;
 * ``mode="optax"`` chains optax's own transforms where they are exact for the plan (see
   :func:`native_eligible`), ``mode="lrspec"`` uses lrspec's rule (:mod:`lrspec_optax._rules`),
   ``mode="auto"`` the first when possible;
@@ -73,10 +76,28 @@ if PlanState not in _REGISTERED:  # the module may be inlined into a generated o
     _REGISTERED.append(PlanState)
 
 
+OPTAX_NATIVE_FAMILIES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+
+
+def group_family(config: Mapping[str, Any], group: Mapping[str, Any]) -> str:
+    """The family of one group of ``config`` (its own, else the plan's)."""
+    return str(group.get("family") or config["family"])
+
+
+def chain_family(config: Mapping[str, Any]) -> str:
+    """The family of the trainable groups when they share one (else the plan's)."""
+    families = {group_family(config, g) for g in config["groups"] if not g["frozen"]}
+    return families.pop() if len(families) == 1 else str(config["family"])
+
+
 def native_eligible(config: Mapping[str, Any]) -> str | None:
     """None when optax's own transforms reproduce the plan exactly, else why not."""
-    family = config["family"]
     trainable = [g for g in config["groups"] if not g["frozen"]]
+    if len({group_family(config, g) for g in trainable}) > 1:
+        return "groups have different families"
+    family = chain_family(config)
+    if family not in OPTAX_NATIVE_FAMILIES:
+        return f"optax has no transform with torch's {family} rule"
     if any(g["frozen_until"] is not None for g in trainable):
         return "frozen_until needs per-leaf step counts"
     hypers = [g["hyperparameters"] for g in trainable]
@@ -94,7 +115,7 @@ def native_eligible(config: Mapping[str, Any]) -> str | None:
 
 def _native_chain(config: Mapping[str, Any], wd_of: Callable[[Any], Any]) -> Any:
     """optax's transforms for the plan's family (the direction, before the per-leaf lr)."""
-    family = config["family"]
+    family = chain_family(config)
     trainable = [g for g in config["groups"] if not g["frozen"]]
     h = trainable[0]["hyperparameters"] if trainable else {}
 
@@ -135,9 +156,10 @@ def build_transformation(
 
     ``checkpoint_error`` is raised for a state of another plan, ``name_error`` for a tree whose
     leaf names are not the plan's or for a missing ``params`` argument."""
-    family: str = config["family"]
     fingerprint: str = config["fingerprint"]
     groups: list[Mapping[str, Any]] = list(config["groups"])
+    families = [group_family(config, g) for g in groups]
+    ns_dtype: str | None = config.get("newton_schulz_dtype")
     index: Mapping[str, int] = config["params"]
     schedules = [schedule_from_dict(g["schedule"]) for g in groups]
     schedule_keys = [repr(g["schedule"]) for g in groups]
@@ -178,7 +200,7 @@ def build_transformation(
                 [
                     optax.EmptyState()
                     if groups[gi]["frozen"]
-                    else init_buffers(family, p, groups[gi]["hyperparameters"])
+                    else init_buffers(families[gi], p, groups[gi]["hyperparameters"])
                     for gi, p in zip(gis, leaves)
                 ]
             )
@@ -221,7 +243,7 @@ def build_transformation(
             if key not in scalars:
                 grp = groups[gi]
                 scalars[key] = group_scalars(
-                    family, lr(gi), group_step(gi), float(grp["weight_decay"]), grp["hyperparameters"], dtype
+                    families[gi], lr(gi), group_step(gi), float(grp["weight_decay"]), grp["hyperparameters"], dtype
                 )
             return scalars[key]
 
@@ -243,7 +265,15 @@ def build_transformation(
                     continue
                 n = grp["frozen_until"] or 0
                 u, nb = leaf_update(
-                    family, g, p, b, sc(gi, g.dtype), group_step(gi), float(grp["weight_decay"]), grp["hyperparameters"]
+                    families[gi],
+                    g,
+                    p,
+                    b,
+                    sc(gi, g.dtype),
+                    group_step(gi),
+                    float(grp["weight_decay"]),
+                    grp["hyperparameters"],
+                    ns_dtype,
                 )
                 if n > 0:
                     active = t >= n

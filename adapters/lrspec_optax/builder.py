@@ -13,7 +13,8 @@ from lrspec_optax.compiled import CompiledOptax
 
 __all__ = ["OPTIONS", "compile_plan", "param_shapes", "plan_config"]
 
-OPTIONS = ("mode",)
+OPTIONS = ("mode", "newton_schulz_dtype")
+NS_DTYPES = (None, "bfloat16", "float32", "float64")
 
 
 def param_shapes(model: Any) -> dict[str, tuple[int, ...] | None]:
@@ -44,14 +45,17 @@ def _hyper(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def plan_config(plan: Plan) -> dict[str, Any]:
-    """The plan as the plain data the optax runtime reads (JSON-serialisable)."""
+def plan_config(plan: Plan, newton_schulz_dtype: str | None = None) -> dict[str, Any]:
+    """The plan as the plain data the optax runtime reads (JSON-serialisable); each group
+    carries its family; ``newton_schulz_dtype`` is muon's iteration dtype (None: bfloat16)."""
     return {
         "family": plan.family,
         "fingerprint": plan.fingerprint,
+        "newton_schulz_dtype": None if newton_schulz_dtype == "bfloat16" else newton_schulz_dtype,
         "groups": [
             {
                 "name": g.name,
+                "family": getattr(g, "family", "") or plan.family,
                 "lr": float(g.lr),
                 "weight_decay": float(g.weight_decay),
                 "hyperparameters": {k: _hyper(v) for k, v in g.hyperparameters.items()},
@@ -69,7 +73,9 @@ def compile_plan(plan: Plan, model: Any, **options: Any) -> CompiledOptax:
     """The optax transformation of ``plan`` for the parameter pytree ``model``.
 
     Option ``mode``: ``"auto"`` (default: optax's own transforms where they are exact for the
-    plan, else lrspec's rule), ``"optax"`` (refused when not exact) or ``"lrspec"``. Raises
+    plan, else lrspec's rule), ``"optax"`` (refused when not exact) or ``"lrspec"``. Option
+    ``newton_schulz_dtype`` (muon): None (default: bfloat16, as torch's stock Muon),
+    ``"float32"`` or ``"float64"`` (needs ``jax_enable_x64``, else a TargetError). Raises
     :class:`lrspec.TargetError` for an unknown option, a plan resolved for other names or
     shapes, or a tree that is not a pytree of arrays."""
     import jax
@@ -86,6 +92,14 @@ def compile_plan(plan: Plan, model: Any, **options: Any) -> CompiledOptax:
     if not isinstance(plan, Plan):
         raise TargetError(f"compile() needs a lrspec.Plan, got {type(plan).__name__}")
     mode = options.get("mode", "auto")
+    ns_dtype = options.get("newton_schulz_dtype")
+    if ns_dtype not in NS_DTYPES:
+        raise TargetError(f"newton_schulz_dtype must be None, 'float32' or 'float64', got {ns_dtype!r}")
+    if ns_dtype == "float64" and jax.dtypes.canonicalize_dtype("float64") != "float64":
+        raise TargetError(
+            "newton_schulz_dtype='float64' needs jax_enable_x64 (jax.config.update('jax_enable_x64', True), "
+            "or build and run inside `with jax.enable_x64(True):`)"
+        )
     shapes = param_shapes(model)
     missing = [n for n in plan.names if n not in shapes]
     extra = [n for n in shapes if n not in set(plan.names)]
@@ -99,7 +113,7 @@ def compile_plan(plan: Plan, model: Any, **options: Any) -> CompiledOptax:
         want = plan.param(n).shape
         if want is not None and tuple(want) != shapes[n]:
             raise TargetError(f"parameter {n!r} has shape {shapes[n]}, the plan says {tuple(want)}")
-    config = plan_config(plan)
+    config = plan_config(plan, ns_dtype)
     why = native_eligible(config)
     tx = build_transformation(config, mode=mode, checkpoint_error=CheckpointError, name_error=TargetError)
     native = mode != "lrspec" and why is None

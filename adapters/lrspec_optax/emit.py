@@ -2,7 +2,8 @@
 
 The generated module imports only ``math``, ``jax`` and ``optax`` (no lrspec): it inlines the
 optax runtime (:mod:`lrspec_optax._names`, :mod:`lrspec_optax._schedules`,
-:mod:`lrspec_optax._rules`, :mod:`lrspec_optax._transform`) verbatim and holds the plan as
+:mod:`lrspec_optax._muon`, :mod:`lrspec_optax._rules_adaptive`, :mod:`lrspec_optax._rules`,
+:mod:`lrspec_optax._transform`) verbatim and holds the plan as
 plain data (``CONFIG``). Its entry point ``build(mode="auto")`` returns the
 ``optax.GradientTransformation``; a state of another plan raises its ``CheckpointError``.
 """
@@ -18,7 +19,7 @@ from lrspec.plan import Plan
 
 __all__ = ["RUNTIME_MODULES", "emit_module", "runtime_source"]
 
-RUNTIME_MODULES = ("_names", "_schedules", "_rules", "_transform")
+RUNTIME_MODULES = ("_names", "_schedules", "_muon", "_rules_adaptive", "_rules", "_transform")
 
 _IMPORTS = re.compile(r"# <runtime-imports>\n.*?# </runtime-imports>\n", re.S)
 

@@ -1,7 +1,8 @@
 """``lrspec verify`` for TensorFlow: synthetic variables stepped by a compiled plan.
 
-Both drivers implement :class:`lrspec.targets.VerifyDriver`, create one float32 variable per
-plan name, compile through ``target.compile(plan, variables, **options)`` (so another target
+Both drivers implement :class:`lrspec.targets.VerifyDriver`, create one variable per plan name
+of ``options["dtype"]`` (``"float32"``, the default, or ``"float64"``; removed from the options
+before compiling), compile through ``target.compile(plan, variables, **options)`` (so another target
 whose compiled object has the same shape can reuse them by passing itself) and step what it
 returns exactly as user code would:
 
@@ -31,6 +32,15 @@ from lrspec_tf._common import canonical_name
 __all__ = ["GraphDriver", "KerasDriver"]
 
 
+def _split_dtype(options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The run's NumPy dtype and the compile options without ``dtype``."""
+    rest = dict(options)
+    dtype = np.dtype(rest.pop("dtype", "float32"))
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype}")
+    return dtype, rest
+
+
 def _check_names(variables: Mapping[str, Any], target: Target) -> None:
     for name, variable in variables.items():
         got = canonical_name(variable)
@@ -55,11 +65,12 @@ class KerasDriver:
         import tensorflow as tf
 
         self._tf = tf
+        self.dtype, compile_options = _split_dtype(options)
         self.variables = {
-            n: keras.Variable(np.array(init[n], dtype=np.float32), name=n, dtype="float32") for n in plan.names
+            n: keras.Variable(np.array(init[n], dtype=self.dtype), name=n, dtype=self.dtype.name) for n in plan.names
         }
         _check_names(self.variables, target)
-        self.compiled = target.compile(plan, list(self.variables.values()), **dict(options))
+        self.compiled = target.compile(plan, list(self.variables.values()), **compile_options)
         trainable = list(self.compiled.trainable_variables)
         self.order = _order(self.variables, trainable)
         optimizer = self.compiled.optimizer
@@ -72,7 +83,7 @@ class KerasDriver:
     def step(self, grads: Mapping[str, Array]) -> None:
         """One ``apply_gradients`` with the trainable variables' gradients."""
         if self.order:
-            self._apply([self._tf.constant(grads[n]) for n in self.order])
+            self._apply([self._tf.constant(np.asarray(grads[n], dtype=self.dtype)) for n in self.order])
 
     def values(self) -> dict[str, Array]:
         """Every plan parameter's current value."""
@@ -90,18 +101,21 @@ class GraphDriver:
 
         self._graph = tf.Graph()
         self.session: Any = None
+        self.dtype, compile_options = _split_dtype(options)
         with self._graph.as_default():
             self.variables = {
                 n: tf.compat.v1.get_variable(
-                    n, initializer=tf.constant(np.array(init[n], dtype=np.float32)), use_resource=True
+                    n, initializer=tf.constant(np.array(init[n], dtype=self.dtype)), use_resource=True
                 )
                 for n in plan.names
             }
             _check_names(self.variables, target)
-            self.compiled = target.compile(plan, list(self.variables.values()), **dict(options))
+            self.compiled = target.compile(plan, list(self.variables.values()), **compile_options)
             trainable = list(self.compiled.trainable_variables)
             self.order = _order(self.variables, trainable)
-            self.placeholders = {n: tf.compat.v1.placeholder(tf.float32, init[n].shape) for n in self.order}
+            self.placeholders = {
+                n: tf.compat.v1.placeholder(tf.as_dtype(self.dtype), init[n].shape) for n in self.order
+            }
             global_step = tf.compat.v1.train.get_or_create_global_step()
             self.train_op = (
                 self.compiled.apply_gradients(
@@ -116,7 +130,8 @@ class GraphDriver:
 
     def step(self, grads: Mapping[str, Array]) -> None:
         """Run the train op once, feeding the trainable variables' gradients."""
-        self.session.run(self.train_op, {self.placeholders[n]: grads[n] for n in self.order})
+        feed = {self.placeholders[n]: np.asarray(grads[n], dtype=self.dtype) for n in self.order}
+        self.session.run(self.train_op, feed)
 
     def values(self) -> dict[str, Array]:
         """Every plan parameter's current value."""

@@ -154,3 +154,93 @@ def test_a_target_without_a_driver_is_skipped_and_a_failing_driver_is_an_error(m
     assert not report.ok
     if real:
         assert report.result("torch").status == "ok", text
+
+
+# -------------------------------------------------------------------------------------------
+# float64 proof mode (dtype="float64", lrspec verify --dtype float64)
+# -------------------------------------------------------------------------------------------
+
+F64_EXAMPLES = ["finetune_cnn", "transformer_llrd", "gradual_unfreeze", "muon_adamw"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", F64_EXAMPLES)
+def test_verify_float64_agrees_to_1e_10(example: str, xf_record: object) -> None:
+    """In float64 every installed target equals the reference to 1e-10 of the distance moved
+    (plus float64 storage rounding) at every update: the update rules are the same formulas,
+    not merely close at float32 roundoff."""
+    targets = _installed()
+    if not targets:
+        pytest.skip("no lrspec target installed")
+    params = ROOT / "examples" / "params" / f"{example}.txt"
+    report = verify(ROOT / "examples" / f"{example}.yaml", params, steps=50, dtype="float64")
+    text = _check_table(report)
+    assert report.dtype == "float64" and report.tolerance == 1e-10, text
+    assert "float64" in text.splitlines()[0] and "2^-53" in text.splitlines()[1], text
+    assert report.ok, text
+    for r in report.targets:
+        assert r.status == "ok", text
+        for g in r.groups:
+            assert g.ok and (g.frozen or g.max_moved > 0), text
+    worst = max((g.max_rel for r in report.targets for g in r.groups), default=0.0)
+    assert callable(xf_record)
+    xf_record(f"verify --dtype float64 {example:<32} {', '.join(targets)}: ok, worst rel {worst:.1e}")
+
+
+def test_verify_float64_report_data() -> None:
+    if "torch" not in _installed():
+        pytest.skip("needs the torch target")
+    data = lrspec.verify(ADAM, PARAMS, targets="torch", steps=5, dtype="float64").to_dict()
+    assert data["ok"] is True and data["dtype"] == "float64"
+    assert data["tolerance"] == 1e-10 and data["rounding"] == 2.0**-53
+    assert lrspec.verify(ADAM, PARAMS, targets="torch", steps=2).to_dict()["dtype"] == "float32"
+    with pytest.raises(ValueError, match="dtype must be one of float32, float64"):
+        verify(ADAM, PARAMS, targets="torch", steps=2, dtype="float16")
+
+
+@pytest.fixture
+def float32_inside(monkeypatch: pytest.MonkeyPatch) -> str:
+    pytest.importorskip("torch")
+    ep = metadata.EntryPoint(name="float32-inside", value="xf_wrong_targets:FLOAT32_INSIDE", group="lrspec.targets")
+    monkeypatch.setattr(lrspec.targets, "_entry_points", lambda: {"float32-inside": ep})
+    return "float32-inside"
+
+
+def test_float64_mode_catches_float32_arithmetic(float32_inside: str) -> None:
+    """A target that rounds to float32 inside passes the float32 check and fails the proof."""
+    assert verify(ADAM, PARAMS, targets=[float32_inside], steps=10).ok
+    report = verify(ADAM, PARAMS, targets=[float32_inside, "torch"], steps=10, dtype="float64")
+    text = _check_table(report)
+    wrong = report.result(float32_inside)
+    assert wrong.status == "diverged" and all(g.first_step == 0 for g in wrong.groups), text
+    assert 1e-10 < max(g.max_rel for g in wrong.groups) < 1e-4, text
+    assert report.result("torch").status == "ok", text
+
+
+def test_cli_verify_dtype_float64(tmp_path: Path) -> None:
+    if "torch" not in _installed():
+        pytest.skip("needs the torch target")
+    import contextlib
+    import io
+
+    from lrspec.tools.cli import main
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+        return code, out.getvalue(), err.getvalue()
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(ADAM))
+    params = tmp_path / "params.txt"
+    params.write_text("".join(f"{n} {','.join(map(str, s))}\n" for n, s in PARAMS.items()))
+    argv = ["verify", str(spec), "--params", str(params), "--steps", "5", "--targets", "torch", "--dtype", "float64"]
+    code, out, err = run([*argv, "--format", "json"])
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["dtype"] == "float64" and doc["tolerance"] == 1e-10 and doc["ok"] is True
+    code, out, err = run(argv)
+    assert code == 0 and "float64" in out and "1e-10" in out, out + err
+    code, out, err = run([*argv[:-1], "float16"])
+    assert code == 2 and "float16" in err and "Traceback" not in err

@@ -12,7 +12,8 @@ Layouts are Keras's (NHWC inputs, HWIO conv kernels, (in, out) dense kernels, HW
 order), so torch weights are copied with the same conversion as for Keras
 (:meth:`xf_twins.Twin.to_tf`); names with :meth:`xf_twins.Twin.flax_name`. The loss is the mean
 softmax cross-entropy, as in every other twin. LayerNorm uses the two-pass variance
-(``use_fast_variance=False``), torch's formula.
+(``use_fast_variance=False``), torch's formula. Every layer computes in its parameters'
+dtype, so the same (abstract) model serves float32 and float64 states.
 """
 
 from __future__ import annotations
@@ -41,19 +42,25 @@ def _relu(x: Any) -> Any:
     return _nnx().relu(x)
 
 
+def _keep_dtype(args: tuple[Any, ...], dtype: Any = None, inexact: bool = True) -> tuple[Any, ...]:
+    """A ``promote_dtype`` that keeps every array's dtype (float32 or float64 parameters alike)."""
+    return tuple(args)
+
+
 def _flatten(x: Any) -> Any:
     return x.reshape(x.shape[0], -1)
 
 
-def _mnist_cnn(rngs: Any) -> Any:
+def _mnist_cnn(rngs: Any, widths: tuple[int, int, int] = (20, 40, 1024)) -> Any:
     nnx = _nnx()
+    c1, c2, hidden = widths
 
     class MnistCNN(nnx.Module):
         def __init__(self) -> None:
-            self.conv1 = nnx.Conv(1, 20, (5, 5), padding="SAME", rngs=rngs)
-            self.conv2 = nnx.Conv(20, 40, (5, 5), padding="SAME", rngs=rngs)
-            self.fc1 = nnx.Linear(7 * 7 * 40, 1024, rngs=rngs)
-            self.fc2 = nnx.Linear(1024, 10, rngs=rngs)
+            self.conv1 = nnx.Conv(1, c1, (5, 5), padding="SAME", rngs=rngs)
+            self.conv2 = nnx.Conv(c1, c2, (5, 5), padding="SAME", rngs=rngs)
+            self.fc1 = nnx.Linear(7 * 7 * c2, hidden, rngs=rngs)
+            self.fc2 = nnx.Linear(hidden, 10, rngs=rngs)
 
         def __call__(self, x: Any) -> Any:
             x = _pool(_relu(self.conv1(x)))
@@ -135,7 +142,9 @@ def _transformer(rngs: Any) -> Any:
 
     class TinyTransformer(nnx.Module):
         def __init__(self) -> None:
-            self.embed = nnx.Embed(E.TRANSFORMER_VOCAB, d, rngs=rngs)
+            # compute in the table's own dtype: flax's default promotes to the dtype the layer
+            # was built with (float32), which would round a float64 table
+            self.embed = nnx.Embed(E.TRANSFORMER_VOCAB, d, promote_dtype=_keep_dtype, rngs=rngs)
             self.blocks = nnx.List([Block() for _ in range(E.TRANSFORMER_BLOCKS)])
             self.head = nnx.Linear(d, E.TRANSFORMER_CLASSES, rngs=rngs)
 
@@ -150,6 +159,7 @@ def _transformer(rngs: Any) -> Any:
 
 FLAX_BUILDERS: dict[str, Callable[[Any], Any]] = {
     "mnist_cnn": _mnist_cnn,
+    "mnist_small": lambda rngs: _mnist_cnn(rngs, (4, 8, 32)),
     "convnet6": _convnet6,
     "lenet": _lenet,
     "transformer": _transformer,
@@ -182,15 +192,18 @@ def _leaves(tree: Any) -> dict[str, Any]:
     return out
 
 
-def flat(tree: Any) -> dict[str, np.ndarray]:
-    """A parameter (or gradient) state as float32 NumPy copies by canonical name."""
-    return {n: np.array(a, dtype=np.float32, copy=True) for n, a in _leaves(tree).items()}
+def flat(tree: Any, dtype: Any = np.float32) -> dict[str, np.ndarray]:
+    """A parameter (or gradient) state as NumPy copies of ``dtype`` by canonical name."""
+    return {n: np.array(a, dtype=dtype, copy=True) for n, a in _leaves(tree).items()}
 
 
-def flax_params(twin: X.Twin, model: Any, weights: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
+def flax_params(
+    twin: X.Twin, model: Any, weights: Mapping[str, np.ndarray], dtype: Any = np.float32
+) -> tuple[Any, Any]:
     """``(graphdef, state)`` of ``model`` (abstract or not) with torch-named, torch-layout
-    ``weights`` copied in (names by :meth:`xf_twins.Twin.flax_name`, layouts by
-    :meth:`xf_twins.Twin.to_tf`); shapes are checked against the model's."""
+    ``weights`` copied in as ``dtype`` arrays (names by :meth:`xf_twins.Twin.flax_name`,
+    layouts by :meth:`xf_twins.Twin.to_tf`); shapes are checked against the model's. A
+    float64 state needs ``jax_enable_x64`` (``jax.enable_x64(True)``) wherever it is used."""
     import jax.numpy as jnp
 
     nnx = _nnx()
@@ -204,7 +217,7 @@ def flax_params(twin: X.Twin, model: Any, weights: Mapping[str, np.ndarray]) -> 
         if isinstance(node, Mapping):
             return {k: fill(f"{prefix}.{k}" if prefix else str(k), v) for k, v in node.items()}
         tname, a = by_flax[prefix]
-        b = twin.to_tf(tname, a).astype(np.float32)
+        b = twin.to_tf(tname, a).astype(dtype)
         if b.shape != tuple(node.shape):
             raise AssertionError(f"{twin.name}: {prefix} has shape {node.shape}, torch's {tname} gives {b.shape}")
         return jnp.asarray(b)

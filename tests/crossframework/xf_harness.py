@@ -16,6 +16,12 @@ they computed and applied. The harness compares, after every update:
   are compared on a fixed random subset of ``SUBSAMPLE`` elements (every family is
   elementwise, so the subset's trajectory is exactly the reference's on those elements);
 * **freezes**: a parameter frozen at update ``t`` is bitwise equal to its initial value.
+
+**float64 proof mode** (``run_scenario(..., dtype="float64")``): models, data, gradients and
+optimizers in float64 in every framework; the bounds become ``REF_TOL_F64 * moved + k *
+2**-53 * max|p_ref|`` against the reference and ``CROSS_TOL_F64`` (norm-relative) between
+frameworks, for every scenario: at float64 the frameworks' different kernels no longer
+matter, so the bound shows that the update rules are the same formulas.
 """
 
 from __future__ import annotations
@@ -57,15 +63,38 @@ REF_TOL = 1e-4
 SUBSAMPLE_ABOVE = 65536
 SUBSAMPLE = 8192
 F32_HALF_ULP = 2.0**-24
+REF_TOL_F64 = 1e-10
+CROSS_TOL_F64 = 1e-10
+F64_HALF_ULP = 2.0**-53
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The asserted bounds of one run: against the reference ``ref * moved + k * half_ulp *
+    max|p_ref|``, across frameworks ``cross`` (norm-relative)."""
+
+    ref: float
+    half_ulp: float
+    cross: float
+
+
+def bounds(scenario_id: str, dtype: str) -> Bounds:
+    """float32: REF_TOL and CROSS_TOL (CROSS_TOL_CHAOTIC for the three Adam scenarios on the
+    MNIST network); float64: REF_TOL_F64 and CROSS_TOL_F64 for every scenario."""
+    if dtype == "float64":
+        return Bounds(REF_TOL_F64, F64_HALF_ULP, CROSS_TOL_F64)
+    return Bounds(REF_TOL, F32_HALF_ULP, CROSS_TOL_BY_SCENARIO.get(scenario_id, CROSS_TOL))
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """A spec from examples/ trained on one twin."""
+    """A spec from examples/ trained on one twin; ``options`` are compile options given to
+    every target (e.g. muon's ``newton_schulz_dtype``)."""
 
     id: str
     spec: str
     model: str
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def path(self) -> Path:
@@ -84,6 +113,21 @@ SCENARIOS = (
     Scenario("6-transformer_llrd", "transformer_llrd.yaml", "transformer"),
     Scenario("7-gradual_unfreeze", "gradual_unfreeze.yaml", "convnet6"),
 )
+
+F64_MODEL = {"mnist_cnn": "mnist_small"}
+"""The float64 runs train the MNIST scenarios' specs on :data:`xf_twins.SMALL_TWINS`'s
+``mnist_small`` (mnist_cnn's layer names and structure, 1/5 to 1/32 of its widths): float64
+convolutions of the 2.1 M-parameter network cost about two minutes per scenario on CPU."""
+
+NS_F64 = (("newton_schulz_dtype", "float64"),)
+
+F64_SCENARIOS = (
+    *(dataclasses.replace(s, model=F64_MODEL.get(s.model, s.model)) for s in SCENARIOS),
+    Scenario("8-muon_adamw", "muon_adamw.yaml", "transformer", NS_F64),
+)
+"""The float64 proof runs: every scenario (the MNIST ones on ``mnist_small``), and muon + adamw
+per group (examples/muon_adamw.yaml on the transformer twin; Newton-Schulz in float64 on
+every target)."""
 
 # -------------------------------------------------------------------------------------------
 # Comparison
@@ -114,7 +158,7 @@ class _Reference:
             self.index[n] = np.sort(rng.choice(a.size, SUBSAMPLE, replace=False)) if a.size > SUBSAMPLE_ABOVE else None
         plan = dataclasses.replace(runner.plan, _shapes=tuple(None for _ in runner.plan.names))
         self.init = {n: self.take(n, a).astype(np.float64) for n, a in init.items()}
-        self.opt = ReferenceOptimizer(plan, self.init)
+        self.opt = ReferenceOptimizer(plan, self.init, run_dtype=str(np.asarray(next(iter(init.values()))).dtype))
 
     def take(self, name: str, a: np.ndarray) -> np.ndarray:
         idx = self.index[name]
@@ -126,37 +170,61 @@ def optax_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("jax", "optax", "flax", "lrspec_optax"))
 
 
-def run_scenario(scenario: Scenario, with_optax: bool = True) -> dict[str, Any]:
-    """Train ``scenario`` for STEPS updates in torch, tf, tf with ``strategy="gradient-scale"``
-    (where the compiler allows it), tf-v1 and optax (a Flax twin; when ``with_optax``), in
-    lockstep. Returns ``{"stats": {label: TargetStats}, "refusal": the gradient-scale refusal
-    message or None, "seconds", "plans": {label: plan}, "torch_names": {label: {target name:
-    torch name}}, "optax_impl": how the optax target built the update (or None), "v1_global_step",
-    "cross_tol"}``."""
+def run_scenario(
+    scenario: Scenario,
+    with_optax: bool = True,
+    dtype: str = "float32",
+    keras_target: str = "tf",
+    gradient_scale: bool = True,
+) -> dict[str, Any]:
+    """Train ``scenario`` for STEPS updates in torch, Keras (target ``keras_target``), Keras with
+    ``strategy="gradient-scale"`` (where the compiler allows it, when ``gradient_scale``),
+    tf-v1 and optax (a Flax twin; when ``with_optax``), in lockstep, everything in ``dtype``.
+    Returns ``{"stats": {label: TargetStats}, "refusal": the gradient-scale refusal message or
+    None, "seconds", "plans": {label: plan}, "torch_names": {label: {target name: torch name}},
+    "optax_impl": how the optax target built the update (or None), "v1_global_step",
+    "cross_tol", "bounds"}``."""
     start = time.perf_counter()
     twin = X.get_twin(scenario.model)
     spec = lrspec.load(scenario.path)
     weights = X.torch_weights(twin.torch_model(seed=0))
-    batches = twin.data(seed=0)
+    batches = twin.data(seed=0, dtype=np.dtype(dtype))
+    opts = dict(scenario.options)
+    limits = bounds(scenario.id, dtype)
 
-    runners: list[Runner] = [TorchRunner(twin, spec, weights, batches), KerasRunner(twin, spec, weights, batches)]
+    runners: list[Runner] = [
+        TorchRunner(twin, spec, weights, batches, dtype, **opts),
+        KerasRunner(twin, spec, weights, batches, dtype=dtype, target=keras_target, **opts),
+    ]
     refusal: str | None = None
-    try:
-        runners.append(
-            KerasRunner(twin, spec, weights, batches, label="tf-gradient-scale", slot=1, strategy="gradient-scale")
-        )
-    except lrspec.TargetError as exc:
-        refusal = str(exc)
-    v1 = V1Runner(twin, spec, weights, batches)
+    if gradient_scale:
+        try:
+            runners.append(
+                KerasRunner(
+                    twin,
+                    spec,
+                    weights,
+                    batches,
+                    label="tf-gradient-scale",
+                    slot=1,
+                    dtype=dtype,
+                    target=keras_target,
+                    strategy="gradient-scale",
+                    **opts,
+                )
+            )
+        except lrspec.TargetError as exc:
+            refusal = str(exc)
+    v1 = V1Runner(twin, spec, weights, batches, dtype, **opts)
     runners.append(v1)
     optax_impl: str | None = None
     if with_optax:
-        optax_runner = OptaxRunner(twin, spec, weights, batches)
+        optax_runner = OptaxRunner(twin, spec, weights, batches, dtype, **opts)
         runners.append(optax_runner)
         optax_impl = optax_runner.implementation
     stats = {r.label: TargetStats(r.label) for r in runners}
     try:
-        _lockstep(twin, runners, stats, CROSS_TOL_BY_SCENARIO.get(scenario.id, CROSS_TOL))
+        _lockstep(twin, runners, stats, limits)
         v1_step = v1.global_step_value()
     finally:
         for r in runners:
@@ -169,11 +237,13 @@ def run_scenario(scenario: Scenario, with_optax: bool = True) -> dict[str, Any]:
         "torch_names": {r.label: r.torch_name for r in runners},
         "optax_impl": optax_impl,
         "v1_global_step": v1_step,
-        "cross_tol": CROSS_TOL_BY_SCENARIO.get(scenario.id, CROSS_TOL),
+        "cross_tol": limits.cross,
+        "bounds": limits,
     }
 
 
-def _lockstep(twin: X.Twin, runners: list[Runner], stats: Mapping[str, TargetStats], cross_tol: float) -> None:
+def _lockstep(twin: X.Twin, runners: list[Runner], stats: Mapping[str, TargetStats], limits: Bounds) -> None:
+    cross_tol = limits.cross
     inits = {r.label: r.values() for r in runners}
     refs = {r.label: _Reference(r, inits[r.label]) for r in runners}
     assert runners[0].label == "torch"
@@ -201,16 +271,16 @@ def _lockstep(twin: X.Twin, runners: list[Runner], stats: Mapping[str, TargetSta
                 want = ref_vals[n]
                 err = float(np.max(np.abs(got - want)))
                 moved = float(np.max(np.abs(want - ref.init[n])))
-                floor = k * F32_HALF_ULP * float(np.max(np.abs(want)))
-                allowed = REF_TOL * moved + floor
+                floor = k * limits.half_ulp * float(np.max(np.abs(want)))
+                allowed = limits.ref * moved + floor
                 budget = err / allowed if allowed > 0 else (0.0 if err == 0 else float("inf"))
                 st.ref_budget = max(st.ref_budget, budget)
                 if k == STEPS and moved > 0:
                     st.ref_rel_final = max(st.ref_rel_final, err / moved)
                 if not budget <= 1.0 and len(st.failures) < 20:
                     st.failures.append(
-                        f"{r.label}: {n} vs reference after update {t}: err {err:.3e} > {REF_TOL} * moved "
-                        f"{moved:.3e} + float32 floor {floor:.3e}"
+                        f"{r.label}: {n} vs reference after update {t}: err {err:.3e} > {limits.ref} * moved "
+                        f"{moved:.3e} + rounding floor {floor:.3e}"
                     )
             if r is not runners[0]:
                 if base is None:
@@ -236,7 +306,8 @@ def torch_base(twin: X.Twin, torch_values: Mapping[str, np.ndarray]) -> dict[str
 
 
 def _norm(x: np.ndarray) -> float:
-    """2-norm (float32 BLAS: ample precision for a ratio checked against 1e-4)."""
+    """2-norm (in the values' dtype: float32 BLAS is ample precision for a ratio checked
+    against 1e-4, float64 for 1e-10)."""
     return float(np.sqrt(np.dot(x, x)))
 
 
@@ -249,7 +320,7 @@ def cross_compare(
     worst_norm, worst_rel, worst_abs, worst = 0.0, 0.0, 0.0, ""
     for n in runner.names:
         b, scale, norm_b = base[runner.torch_name[n]]
-        d = values[n].reshape(-1) - b  # float32: exact for nearby values (Sterbenz)
+        d = values[n].reshape(-1) - b  # exact for nearby values (Sterbenz)
         diff = float(np.max(np.abs(d)))
         norm_d = _norm(d)
         rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))

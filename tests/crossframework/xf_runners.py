@@ -3,11 +3,17 @@
 A *runner* trains one framework's twin with one target's compiled optimizer. Each update
 ``t`` it trains on batch ``t % NUM_BATCHES`` and reports the gradients that target computed
 and applied (dense, in its own layout and names); :mod:`xf_harness` compares the runners.
+
+Every runner takes ``dtype`` (``"float32"`` or ``"float64"``): the model's parameters, the
+data, the forward/backward pass and the optimizer are all of that dtype (torch ``.double()``;
+Keras models built under ``keras.config.floatx() == "float64"``; v1 variables and placeholders;
+Flax parameters and everything JAX does for them inside ``jax.enable_x64(True)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -39,14 +45,24 @@ class Runner:
 
 
 class TorchRunner(Runner):
-    def __init__(self, twin: X.Twin, spec: Any, weights: Mapping[str, np.ndarray], batches: list[X.Batch]) -> None:
+    def __init__(
+        self,
+        twin: X.Twin,
+        spec: Any,
+        weights: Mapping[str, np.ndarray],
+        batches: list[X.Batch],
+        dtype: str = "float32",
+        **options: Any,
+    ) -> None:
         import torch
 
         self.label = "torch"
         self._torch = torch
         self.model = twin.torch_model(seed=0)
-        self.model.load_state_dict({n: torch.from_numpy(a.copy()) for n, a in weights.items()})
-        self.compiled = lrspec.compile(spec, self.model, target="torch")
+        if dtype == "float64":
+            self.model = self.model.double()
+        self.model.load_state_dict({n: torch.from_numpy(a.astype(dtype)) for n, a in weights.items()})
+        self.compiled = lrspec.compile(spec, self.model, target="torch", **options)
         self.plan = self.compiled.plan
         self.names = [n for n, _ in self.model.named_parameters()]
         self.torch_name = {n: n for n in self.names}
@@ -66,19 +82,33 @@ class TorchRunner(Runner):
         return X.torch_weights(self.model)
 
 
-_KERAS_CACHE: dict[tuple[str, int], tuple[Any, Any]] = {}
+_KERAS_CACHE: dict[tuple[str, int, str], tuple[Any, Any]] = {}
 
 
-def _keras_model_and_grad_fn(twin: X.Twin, slot: int) -> tuple[Any, Any]:
-    """Keras models per twin (``slot`` 0 for tf, 1 for tf gradient-scale, which trains beside
-    it) with a traced forward/backward function, shared by every scenario (weights are
-    re-assigned per scenario): the model graph is traced once per twin and slot."""
-    if (twin.name, slot) not in _KERAS_CACHE:
+@contextlib.contextmanager
+def keras_floatx(dtype: str) -> Iterator[None]:
+    """Keras layers built inside take ``dtype`` as their variable and compute dtype."""
+    import keras
+
+    before = keras.config.floatx()
+    keras.config.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(before)
+
+
+def _keras_model_and_grad_fn(twin: X.Twin, slot: int, dtype: str = "float32") -> tuple[Any, Any]:
+    """Keras models per twin and dtype (``slot`` 0 for tf, 1 for tf gradient-scale, which
+    trains beside it) with a traced forward/backward function, shared by every scenario
+    (weights are re-assigned per scenario): the model graph is traced once per twin and slot."""
+    if (twin.name, slot, dtype) not in _KERAS_CACHE:
         import keras
         import tensorflow as tf
 
-        model = twin.keras_builder(seed=None)
-        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        with keras_floatx(dtype):
+            model = twin.keras_builder(seed=None)
+            loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # its dtype: floatx
         variables = list(model.weights)
 
         @tf.function
@@ -87,8 +117,8 @@ def _keras_model_and_grad_fn(twin: X.Twin, slot: int) -> tuple[Any, Any]:
                 loss = loss_fn(y, model(x, training=True))
             return tape.gradient(loss, variables)
 
-        _KERAS_CACHE[twin.name, slot] = (model, grad_fn)
-    return _KERAS_CACHE[twin.name, slot]
+        _KERAS_CACHE[twin.name, slot, dtype] = (model, grad_fn)
+    return _KERAS_CACHE[twin.name, slot, dtype]
 
 
 class KerasRunner(Runner):
@@ -100,14 +130,17 @@ class KerasRunner(Runner):
         batches: list[X.Batch],
         label: str = "tf",
         slot: int = 0,
+        dtype: str = "float32",
+        target: str = "tf",
         **options: Any,
     ) -> None:
         import tensorflow as tf
 
         self.label = label
-        self.model, self.grad_fn = _keras_model_and_grad_fn(twin, slot)
+        self.dtype = dtype
+        self.model, self.grad_fn = _keras_model_and_grad_fn(twin, slot, dtype)
         X.set_keras_weights(twin, self.model, weights)
-        self.compiled = lrspec.compile(spec, self.model, target="tf", **options)
+        self.compiled = lrspec.compile(spec, self.model, target=target, **options)
         self.plan = self.compiled.plan
         self.names = X.keras_names(self.model)
         back = {twin.tf_name(n): n for n in weights}
@@ -129,7 +162,7 @@ class KerasRunner(Runner):
         grads = self.grad_fn(x, y)
         if self.train_index:
             self.apply([grads[k] for k in self.train_index])
-        return {self.names[k]: X.dense_grad(g) for k, g in enumerate(grads) if g is not None}
+        return {self.names[k]: X.dense_grad(g, self.dtype) for k, g in enumerate(grads) if g is not None}
 
     def values(self) -> dict[str, np.ndarray]:
         return {n: np.array(v.numpy(), copy=True) for n, v in zip(self.names, self.model.weights)}
@@ -140,15 +173,24 @@ class V1Runner(Runner):
     The gradients reported for update ``t`` are fetched just before the train op runs, from
     the same variables and batch."""
 
-    def __init__(self, twin: X.Twin, spec: Any, weights: Mapping[str, np.ndarray], batches: list[X.Batch]) -> None:
+    def __init__(
+        self,
+        twin: X.Twin,
+        spec: Any,
+        weights: Mapping[str, np.ndarray],
+        batches: list[X.Batch],
+        dtype: str = "float32",
+        **options: Any,
+    ) -> None:
         import tensorflow as tf
 
         self.label = "tf-v1"
+        self.dtype = dtype
         self.graph = tf.Graph()
         with self.graph.as_default():
-            built = X.build_v1_graph(twin, weights)
+            built = X.build_v1_graph(twin, weights, dtype)
             self.variables = built["variables"]
-            self.compiled = lrspec.compile(spec, list(self.variables.values()), target="tf-v1")
+            self.compiled = lrspec.compile(spec, list(self.variables.values()), target="tf-v1", **options)
             self.global_step = tf.compat.v1.train.get_or_create_global_step()
             self.train_op = self.compiled.minimize(built["loss"], global_step=self.global_step)
             tvars = list(self.compiled.trainable_variables)
@@ -168,7 +210,7 @@ class V1Runner(Runner):
         feed = self.feeds[t % len(self.feeds)]
         grads = self.session.run(self.grads, feed) if self.grads else []
         self.session.run(self.train_op, feed)
-        return {n: X.dense_grad(g) for n, g in zip(self.grad_names, grads)}
+        return {n: X.dense_grad(g, self.dtype) for n, g in zip(self.grad_names, grads)}
 
     def values(self) -> dict[str, np.ndarray]:
         return {n: np.array(a, copy=True) for n, a in self.session.run(self.variables).items()}
@@ -181,6 +223,18 @@ class V1Runner(Runner):
 
 
 _FLAX_CACHE: dict[str, tuple[Any, Any, Any]] = {}
+
+
+@contextlib.contextmanager
+def jax_dtype_scope(dtype: str) -> Iterator[None]:
+    """``jax.enable_x64(True)`` for float64 (thread-local; the process keeps its setting)."""
+    if dtype == "float64":
+        import jax
+
+        with jax.enable_x64(True):
+            yield
+    else:
+        yield
 
 
 def _flax_model_and_grad_fn(twin: X.Twin) -> tuple[Any, Any, Any]:
@@ -200,19 +254,40 @@ class OptaxRunner(Runner):
     """The Flax (``flax.nnx``) twin trained with ``target="optax"``: the parameter state
     ``nnx.state(model, nnx.Param)`` is what lrspec compiles for; gradients by ``jax.grad``
     (jitted once per model), then ``tx.update`` + ``optax.apply_updates`` in one ``jax.jit``
-    per scenario."""
+    per scenario (in float64: all of it inside :func:`jax_dtype_scope`)."""
 
-    def __init__(self, twin: X.Twin, spec: Any, weights: Mapping[str, np.ndarray], batches: list[X.Batch]) -> None:
+    def __init__(
+        self,
+        twin: X.Twin,
+        spec: Any,
+        weights: Mapping[str, np.ndarray],
+        batches: list[X.Batch],
+        dtype: str = "float32",
+        **options: Any,
+    ) -> None:
+        with jax_dtype_scope(dtype):
+            self._init(twin, spec, weights, batches, dtype, options)
+
+    def _init(
+        self,
+        twin: X.Twin,
+        spec: Any,
+        weights: Mapping[str, np.ndarray],
+        batches: list[X.Batch],
+        dtype: str,
+        options: Mapping[str, Any],
+    ) -> None:
         import jax
         import jax.numpy as jnp
         import optax
         import xf_flax as F
 
         self.label = "optax"
-        self._flat = F.flat
+        self.dtype = dtype
+        self._flat = lambda tree: F.flat(tree, dtype)
         model, _, self.grad_fn = _flax_model_and_grad_fn(twin)
-        _, self.params = F.flax_params(twin, model, weights)
-        self.compiled = lrspec.compile(spec, self.params, target="optax")
+        _, self.params = F.flax_params(twin, model, weights, dtype)
+        self.compiled = lrspec.compile(spec, self.params, target="optax", **options)
         self.plan = self.compiled.plan
         native, reason = self.compiled.native, self.compiled.native_reason
         self.implementation = "optax transforms" if native else f"lrspec rule ({reason})"
@@ -231,10 +306,12 @@ class OptaxRunner(Runner):
         self.batches = [(jnp.asarray(b.x_tf), jnp.asarray(b.y.astype(np.int32))) for b in batches]
 
     def step(self, t: int) -> dict[str, np.ndarray]:
-        x, y = self.batches[t % len(self.batches)]
-        grads = self.grad_fn(self.params, x, y)
-        self.params, self.state = self.apply(self.params, self.state, grads)
-        return self._flat(grads)
+        with jax_dtype_scope(self.dtype):
+            x, y = self.batches[t % len(self.batches)]
+            grads = self.grad_fn(self.params, x, y)
+            self.params, self.state = self.apply(self.params, self.state, grads)
+            return self._flat(grads)
 
     def values(self) -> dict[str, np.ndarray]:
-        return self._flat(self.params)
+        with jax_dtype_scope(self.dtype):
+            return self._flat(self.params)

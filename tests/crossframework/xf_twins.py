@@ -126,8 +126,9 @@ class Twin:
         set_keras_weights(self, model, weights)
         return model
 
-    def data(self, seed: int = 0) -> list[Batch]:
-        """NUM_BATCHES fixed batches of BATCH samples (standard normal images or uniform tokens)."""
+    def data(self, seed: int = 0, dtype: Any = np.float32) -> list[Batch]:
+        """NUM_BATCHES fixed batches of BATCH samples (standard normal images of ``dtype`` or
+        uniform tokens); both dtypes draw the same numbers."""
         rng = np.random.default_rng(seed)
         out = []
         for _ in range(NUM_BATCHES):
@@ -137,7 +138,7 @@ class Twin:
                 tok = rng.integers(0, vocab, (BATCH, length))
                 out.append(Batch(tok.astype(np.int64), tok.astype(np.int32), y.astype(np.int64)))
             else:
-                x = rng.standard_normal((BATCH, *self.input_shape)).astype(np.float32)
+                x = rng.standard_normal((BATCH, *self.input_shape)).astype(np.float32).astype(dtype)
                 out.append(Batch(x, np.ascontiguousarray(x.transpose(0, 2, 3, 1)), y.astype(np.int64)))
         return out
 
@@ -146,15 +147,15 @@ class Twin:
         return _V1_FORWARD[self.name](x, variables)
 
 
-def dense_grad(g: Any) -> np.ndarray:
-    """A gradient as a dense float32 array: tensors, ``tf.IndexedSlices`` (eager) and
+def dense_grad(g: Any, dtype: Any = np.float32) -> np.ndarray:
+    """A gradient as a dense array of ``dtype``: tensors, ``tf.IndexedSlices`` (eager) and
     ``IndexedSlicesValue`` (from a v1 session) are summed into their dense shape."""
     if hasattr(g, "indices") and hasattr(g, "values"):
         shape = tuple(int(d) for d in np.asarray(g.dense_shape))
-        out = np.zeros(shape, dtype=np.float32)
+        out = np.zeros(shape, dtype=dtype)
         np.add.at(out, np.asarray(g.indices), np.asarray(g.values))
         return out
-    return np.asarray(g, dtype=np.float32)
+    return np.asarray(g, dtype=dtype)
 
 
 def keras_names(model: Any) -> list[str]:
@@ -266,14 +267,66 @@ TWINS: dict[str, Twin] = {
 }
 
 
+def _mnist_small_torch(seed: int | None = 0) -> Any:
+    """mnist_cnn's layers and names at a fraction of its width (conv1 1->4, conv2 4->8, fc1
+    7*7*8 -> 32, fc2 32 -> 10): the float64 runs of the MNIST scenarios (float64 convolutions
+    of the 2.1 M-parameter network cost minutes on CPU)."""
+    import torch
+    from torch import nn
+
+    if seed is not None:
+        torch.manual_seed(seed)
+
+    class MnistSmall(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 4, 5, padding=2)
+            self.conv2 = nn.Conv2d(4, 8, 5, padding=2)
+            self.fc1 = nn.Linear(7 * 7 * 8, 32)
+            self.fc2 = nn.Linear(32, 10)
+
+        def forward(self, x: Any) -> Any:
+            x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+            x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+            return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))
+
+    return MnistSmall()
+
+
+def _mnist_small_keras(seed: int | None = 0) -> Any:
+    """Keras twin of :func:`_mnist_small_torch` (input (N, 28, 28, 1))."""
+    import keras
+
+    inp = keras.Input((28, 28, 1), name="image")
+    x = keras.layers.Conv2D(4, 5, padding="same", activation="relu", name="conv1")(inp)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.Conv2D(8, 5, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool2")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(32, activation="relu", name="fc1")(x)
+    return keras.Model(inp, keras.layers.Dense(10, name="fc2")(x), name="mnist_small")
+
+
+_V1_FORWARD["mnist_small"] = _mnist_v1
+
+SMALL_TWINS: dict[str, Twin] = {
+    "mnist_small": Twin(
+        "mnist_small", _mnist_small_torch, _mnist_small_keras, (1, 28, 28), 10, flatten={"fc1.weight": (8, 7, 7)}
+    ),
+}
+"""Narrower twins with the same layer names, for the float64 runs (not in :data:`TWINS`,
+whose members are the bundled example models)."""
+
+
 def get_twin(name: str) -> Twin:
-    """The twin called ``name``."""
-    return TWINS[name]
+    """The twin called ``name`` (:data:`TWINS` or :data:`SMALL_TWINS`)."""
+    return TWINS[name] if name in TWINS else SMALL_TWINS[name]
 
 
-def build_v1_graph(twin: Twin, weights: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """In the current default graph: variables (created with ``get_variable`` at the Keras paths,
-    initialised from torch-named ``weights``), placeholders and the mean cross-entropy loss.
+def build_v1_graph(twin: Twin, weights: Mapping[str, np.ndarray], dtype: Any = np.float32) -> dict[str, Any]:
+    """In the current default graph: variables of ``dtype`` (created with ``get_variable`` at the
+    Keras paths, initialised from torch-named ``weights``), placeholders and the mean
+    cross-entropy loss.
 
     Returns ``{"x", "y", "logits", "loss", "variables"}`` where ``variables`` maps TF canonical
     names to the variables, in torch's parameter order.
@@ -284,13 +337,13 @@ def build_v1_graph(twin: Twin, weights: Mapping[str, np.ndarray]) -> dict[str, A
         name = twin.tf_name(tname)
         stem, _, leaf = name.rpartition(".")
         path = _keras_path(twin, stem) + "/" + leaf
-        init = twin.to_tf(tname, a).astype(np.float32)
+        init = twin.to_tf(tname, a).astype(dtype)
         variables[name] = tf.compat.v1.get_variable(path, initializer=tf.constant(init), use_resource=True)
     if twin.tokens is not None:
         x = tf.compat.v1.placeholder(tf.int32, (None, twin.tokens[1]), name="tokens")
     else:
         c, h, w = twin.input_shape
-        x = tf.compat.v1.placeholder(tf.float32, (None, h, w, c), name="image")
+        x = tf.compat.v1.placeholder(tf.as_dtype(np.dtype(dtype)), (None, h, w, c), name="image")
     y = tf.compat.v1.placeholder(tf.int64, (None,), name="labels")
     logits = twin.v1_logits(x, variables)
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))

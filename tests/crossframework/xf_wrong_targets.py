@@ -69,3 +69,36 @@ class BrokenDriver(NoDriver):
 
 NO_DRIVER = NoDriver()
 BROKEN_DRIVER = BrokenDriver()
+
+
+class Float32Inside(Target):
+    """The real torch target, but computing in float32 whatever ``dtype`` verify asks for, and
+    handing back float64 values: exact at float32 roundoff, so ``dtype="float32"`` passes it,
+    and only the float64 proof mode (1e-10) shows that it is not exact."""
+
+    name = "float32-inside"
+    extra = "tests"
+    requires = ("torch",)
+
+    def parameters(self, model: Any) -> Mapping[str, tuple[int, ...] | None]:
+        import lrspec
+
+        return lrspec.get_target("torch").parameters(model)
+
+    def compile(self, plan: Plan, model: Any, **options: Any) -> Any:
+        import lrspec
+
+        return lrspec.get_target("torch").compile(plan, model, **options)
+
+    def verify_driver(self, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> VerifyDriver:
+        import numpy as np
+        from lrspec_torch.verify_driver import TorchDriver
+
+        wanted = np.dtype(options.get("dtype", "float32"))
+        driver = TorchDriver(self, plan, init, {k: v for k, v in options.items() if k != "dtype"})
+        values = driver.values
+        driver.values = lambda: {n: a.astype(wanted) for n, a in values().items()}  # type: ignore[method-assign]
+        return driver
+
+
+FLOAT32_INSIDE = Float32Inside()

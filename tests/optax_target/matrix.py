@@ -36,12 +36,36 @@ CASES: dict[str, dict[str, Any]] = {
     "adagrad-all": {"type": "adagrad", "lr": 0.05, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-6},
 }
 
+NEW_CASES: dict[str, dict[str, Any]] = {
+    "nadam": {"type": "nadam", "lr": 1e-2},
+    "nadam-decoupled": {"type": "nadam", "lr": 1e-2, "decoupled_weight_decay": True, "momentum_decay": 0.01},
+    "radam": {"type": "radam", "lr": 1e-2},
+    "radam-decoupled": {"type": "radam", "lr": 1e-2, "decoupled_weight_decay": True, "betas": [0.8, 0.99]},
+    "adamax": {"type": "adamax", "lr": 1e-2},
+    "adamax-betas-eps": {"type": "adamax", "lr": 1e-2, "betas": [0.8, 0.99], "eps": 1e-6},
+    "adadelta": {"type": "adadelta", "lr": 1.0},
+    "adadelta-rho-eps": {"type": "adadelta", "lr": 0.5, "rho": 0.8, "eps": 1e-5},
+    "adafactor": {"type": "adafactor", "lr": 1e-2},
+    "adafactor-all": {"type": "adafactor", "lr": 1e-2, "eps": [1e-20, 1e-2], "d": 2.0, "beta2_decay": -0.5},
+    "muon": {"type": "muon"},
+    "muon-original-plain": {"type": "muon", "nesterov": False, "adjust_lr_fn": "original", "momentum": 0.9},
+}
+"""The issue-14 families (lrspec's rule only). ``muon`` cases are per-group families: adamw at
+the top, muon for the 2-D leaves (``ndim: 2``), Newton-Schulz in the run's dtype."""
+
+CASES.update(NEW_CASES)
+
 
 def spec_for(optimizer: dict[str, Any], variant: str) -> dict[str, Any]:
     """``plain``: lr_mult/wd/schedule groups and a permanent freeze (optax-native where exact);
     ``freeze``: plus a group frozen until update 7 and a per-group hyperparameter override."""
     opt = dict(optimizer, weight_decay=0.01)
+    muon: list[dict[str, Any]] = []
+    if optimizer["type"] == "muon":
+        opt = {"type": "adamw", "lr": 1e-2, "weight_decay": 0.01}
+        muon = [{"name": "matrices", "params": ["*"], "ndim": 2, "optimizer": dict(optimizer), "lr": 0.02}]
     groups: list[dict[str, Any]] = [
+        *muon,
         {
             "name": "head",
             "params": ["head.*"],
@@ -59,6 +83,12 @@ def spec_for(optimizer: dict[str, Any], variant: str) -> dict[str, Any]:
             "adamw": {"betas": [0.5, 0.9]},
             "rmsprop": {"alpha": 0.8},
             "adagrad": {"eps": 1e-3},
+            "nadam": {"betas": [0.5, 0.9]},
+            "radam": {"betas": [0.5, 0.9]},
+            "adamax": {"betas": [0.5, 0.9]},
+            "adadelta": {"rho": 0.8},
+            "adafactor": {"d": 1.5},
+            "muon": {"momentum": 0.5},
         }[optimizer["type"]]
         groups.append({"name": "override", "params": ["head.w"], **override})
     return {
@@ -86,7 +116,9 @@ def run_case(spec: dict[str, Any], mode: str, dtype: Any) -> dict[str, Any]:
         "head": {"w": jnp.asarray(init["head.w"]), "b": jnp.asarray(init["head.b"])},
         "emb": jnp.asarray(init["emb"]),
     }
-    compiled = lrspec.compile(spec, params, target="optax", mode=mode)
+    families = {g.get("optimizer", {}).get("type") for g in spec["groups"]}
+    options = {"newton_schulz_dtype": np.dtype(dtype).name} if "muon" in families else {}
+    compiled = lrspec.compile(spec, params, target="optax", mode=mode, **options)
     tx = compiled.optimizer
 
     @jax.jit
@@ -112,7 +144,7 @@ def run_case(spec: dict[str, Any], mode: str, dtype: Any) -> dict[str, Any]:
         "head.b": p["head"]["b"],
         "emb": p["emb"],
     }
-    ref = simulate(compiled.plan, init, grads)[-1]
+    ref = simulate(compiled.plan, init, grads, run_dtype=np.dtype(dtype).name)[-1]
     rel = 0.0
     for n in SHAPES:
         moved = float(np.max(np.abs(ref[n] - init[n].astype(np.float64))))
@@ -123,6 +155,7 @@ def run_case(spec: dict[str, Any], mode: str, dtype: Any) -> dict[str, Any]:
         "rel": rel,
         "frozen_exact": bool(np.array_equal(np.asarray(got["emb"]), init["emb"])),
         "native": compiled.native,
+        "families": list(compiled.plan.families),
         "dtype": str(np.asarray(got["enc.w"]).dtype),
     }
 

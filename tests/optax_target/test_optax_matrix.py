@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("optax")
 
-from tests.optax_target.matrix import CASES
+from tests.optax_target.matrix import CASES, NEW_CASES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,8 +69,20 @@ def test_float64_matches_reference(x64: dict[str, Any], case: str) -> None:
 def test_float32_matches_reference(x32: dict[str, Any], case: str) -> None:
     r = x32[case]
     assert r["dtype"] == "float32"
-    assert r["rel"] <= 1e-5, r
+    # the issue-14 families at 1e-4: RAdam's rectification term and Adafactor's RMS scaling
+    # are computed from float32 scalars here (torch: Python floats), see docs/optax.md
+    assert r["rel"] <= (1e-4 if case.split("/")[0] in NEW_CASES else 1e-5), r
     assert r["frozen_exact"]
+
+
+def test_new_families_run_lrspec_rule_per_group_family(x64: dict[str, Any]) -> None:
+    """The issue-14 families have no torch-exact optax transform; muon cases mix muon (2-D
+    leaves) and adamw (the rest) in one transformation."""
+    for case in NEW_CASES:
+        r = x64[f"{case}/plain/auto"]
+        assert not r["native"], (case, r)
+        if case.startswith("muon"):
+            assert r["families"] == ["muon", "adamw"] or sorted(r["families"]) == ["adamw", "muon"], r
 
 
 def test_both_implementations_are_exercised(x64: dict[str, Any]) -> None:

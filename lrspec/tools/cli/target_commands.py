@@ -56,7 +56,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     with located("lrspec verify"), Progress("lrspec verify", progress_stream(err)) as progress:
         progress.start(args.steps, "starting the targets")
-        report = verify_mod.verify(spec, params, targets=targets, steps=args.steps, progress=progress)
+        report = verify_mod.verify(
+            spec, params, targets=targets, steps=args.steps, dtype=getattr(args, "dtype", "float32"), progress=progress
+        )
     if args.format == "json":
         out.write(json_text(report.to_dict()))
     else:

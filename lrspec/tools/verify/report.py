@@ -93,6 +93,8 @@ class VerifyReport:
     tolerance: float
     plan: Plan
     notes: tuple[str, ...] = ()
+    dtype: str = "float32"
+    """The dtype of the run: parameters, gradients and every target's optimizer."""
 
     @property
     def ok(self) -> bool:
@@ -107,17 +109,26 @@ class VerifyReport:
         raise KeyError(f"no result for target {target!r}; targets: {', '.join(r.target for r in self.targets)}")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON data: ``{"ok", "steps", "seed", "tolerance", "plan", "notes", "targets": [...]}``."""
+        """Plain JSON data: ``{"ok", "steps", "seed", "dtype", "tolerance", "rounding", "family",
+        "families", "plan_fingerprint", "notes", "targets": [...]}`` (``rounding``: half an ulp of
+        the dtype, the per-update storage floor of the bound)."""
         return {
             "ok": self.ok,
             "steps": self.steps,
             "seed": self.seed,
+            "dtype": self.dtype,
             "tolerance": self.tolerance,
+            "rounding": _half_ulp(self.dtype),
             "family": self.plan.family,
+            "families": list(getattr(self.plan, "families", ()) or (self.plan.family,)),
             "plan_fingerprint": self.plan.fingerprint,
             "notes": list(self.notes),
             "targets": [t.to_dict() for t in self.targets],
         }
+
+
+def _half_ulp(dtype: str) -> float:
+    return 2.0**-53 if dtype == "float64" else 2.0**-24
 
 
 def _json_float(x: float) -> float | str:
@@ -144,15 +155,17 @@ def _cut(text: str, width: int) -> str:
 def format_report(report: VerifyReport) -> str:
     """A plain-text table (at most 100 columns): one row per target and plan group with the
     largest absolute and relative divergence from the reference and the first divergent update."""
+    families = "+".join(getattr(report.plan, "families", ()) or (report.plan.family,))
     head = (
-        f"lrspec verify: {report.plan.family}, {len(report.plan.names)} parameters, "
-        f"{len(report.plan.groups)} groups, {report.steps} updates, seed {report.seed}"
+        f"lrspec verify: {families}, {len(report.plan.names)} parameters, "
+        f"{len(report.plan.groups)} groups, {report.steps} updates, seed {report.seed}, {report.dtype}"
     )
+    bits = report.dtype[-2:]
     lines = [
         _cut(head, WIDTH),
         _cut(
-            f"tolerance: {report.tolerance:g} of the distance moved (+ float32 rounding), "
-            "against lrspec.reference (float64)",
+            f"tolerance: {report.tolerance:g} x moved + k * 2^-{24 if bits == '32' else 53} * max|p| "
+            f"({report.dtype} rounding) after update k, vs the reference",
             WIDTH,
         ),
     ]
