@@ -12,8 +12,13 @@ B. ~100-layer layer-decay spec (no weight decay on biases: 200 groups) vs a hand
    group, ``LambdaLR`` with the same warmup + cosine).
 C. exploration: the same layer-decay update as ONE multi-tensor pass with per-tensor lrs
    (a foreach Adam written with torch._foreach ops; torch's own kernels take one lr per group).
+D. a family per group: Muon for the 2-D weights + AdamW for the biases (no decay), lrspec's ONE
+   HybridOptimizer vs the two hand-written stock optimizers (``torch.optim.Muon`` +
+   ``torch.optim.AdamW``, two ``LambdaLR``), on its own model (``--hybrid-layers`` layers of
+   ``--hybrid-width``: torch's Muon runs Newton-Schulz in bfloat16, slow on CPU), ``--hybrid-steps``.
 
     python bench/bench_torch.py [--steps 200] [--repeats 5] [--threads 1] [--device cpu|cuda]
+        [--hybrid-layers 16] [--hybrid-width 32] [--hybrid-steps 40] [--only-hybrid]
 """
 
 from __future__ import annotations
@@ -144,10 +149,62 @@ def per_tensor_pair(model: nn.Module, impl: dict[str, bool]) -> tuple[Any, Any]:
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, multiplier)
 
 
+HYBRID_LAYERS, HYBRID_WIDTH = 16, 32
+
+SPEC_HYBRID = {
+    "version": 1,
+    "optimizer": {"type": "adamw", "lr": 1e-3, "weight_decay": 0.05},
+    "schedule": SCHEDULE,
+    "groups": [
+        {
+            "name": "matrices",
+            "params": ["*"],
+            "ndim": 2,
+            "optimizer": {"type": "muon", "adjust_lr_fn": "match_rms_adamw"},
+            "lr": 0.02,
+        },
+        {"name": "no_decay", "params": ["*"], "ndim": [0, 1], "weight_decay": 0.0},
+    ],
+}
+
+
+def make_hybrid_model() -> nn.Module:
+    torch.manual_seed(0)
+    model = nn.Module()
+    model.layers = nn.ModuleList([nn.Linear(HYBRID_WIDTH, HYBRID_WIDTH) for _ in range(HYBRID_LAYERS)])
+    model.to(DEVICE)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p) * 1e-2
+    return model
+
+
+class _Both:
+    """Steps several optimizers / schedulers in order (the hand-written two-optimizer loop)."""
+
+    def __init__(self, *items: Any) -> None:
+        self.items = items
+
+    def step(self) -> None:
+        for x in self.items:
+            x.step()
+
+
+def hand_hybrid(model: nn.Module, impl: dict[str, bool]) -> tuple[Any, Any]:
+    weights = [layer.weight for layer in model.layers]
+    biases = [layer.bias for layer in model.layers]
+    muon = torch.optim.Muon(weights, lr=0.02, weight_decay=0.05, adjust_lr_fn="match_rms_adamw")
+    adamw = torch.optim.AdamW(biases, lr=1e-3, weight_decay=0.0, **impl)
+    lambdas = [torch.optim.lr_scheduler.LambdaLR(o, multiplier) for o in (muon, adamw)]
+    return _Both(muon, adamw), _Both(*lambdas)
+
+
 def time_run(
-    build: Callable[[nn.Module, dict[str, bool]], tuple[Any, Any]], impl: dict[str, bool], steps: int
+    build: Callable[[nn.Module, dict[str, bool]], tuple[Any, Any]],
+    impl: dict[str, bool],
+    steps: int,
+    model_fn: Callable[[], nn.Module] = make_model,
 ) -> float:
-    model = make_model()
+    model = model_fn()
     opt, sched = build(model, impl)
     for _ in range(3):  # warm-up (state allocation)
         opt.step()
@@ -163,15 +220,23 @@ def time_run(
 
 
 def main() -> None:
+    global DEVICE, HYBRID_LAYERS, HYBRID_WIDTH
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--hybrid-layers", type=int, default=HYBRID_LAYERS)
+    ap.add_argument("--hybrid-width", type=int, default=HYBRID_WIDTH)
+    ap.add_argument("--hybrid-steps", type=int, default=40)
+    ap.add_argument("--only-hybrid", action="store_true", help="run comparison D only")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    global DEVICE
     DEVICE = torch.device(args.device)
+    HYBRID_LAYERS, HYBRID_WIDTH = args.hybrid_layers, args.hybrid_width
+    hybrid(args)
+    if args.only_hybrid:
+        return
     model = make_model()
     n_params = sum(p.numel() for p in model.parameters())
     where = torch.cuda.get_device_name() if DEVICE.type == "cuda" else f"CPU, {args.threads} thread(s)"
@@ -219,6 +284,29 @@ def main() -> None:
         f"vs hand 1-group foreach {c_ms / results[('A hand 1 group + LambdaLR', 'foreach')]:.3f}, "
         f"vs hand 1-group fused {c_ms / results[('A hand 1 group + LambdaLR', 'fused')]:.3f}"
     )
+
+
+def hybrid(args: argparse.Namespace) -> None:
+    """Comparison D (see the module docstring)."""
+    c = lrspec.compile(SPEC_HYBRID, make_hybrid_model(), target="torch")
+    kinds = ", ".join(f"{f}: {type(o).__name__}" for f, o in zip(c.optimizer.families, c.optimizer.optimizers))
+    print(
+        f"D: {HYBRID_LAYERS} x Linear({HYBRID_WIDTH}, {HYBRID_WIDTH}); lrspec {type(c.optimizer).__name__} [{kinds}], "
+        f"{len(c.optimizer.param_groups)} param groups; {args.hybrid_steps} updates per run, min of {args.repeats}"
+    )
+    results: dict[tuple[str, str], float] = {}
+    for _ in range(args.repeats):
+        for impl in ({"foreach": True}, {"fused": True}):
+            key = next(iter(impl))
+            for name, build in (("hand", hand_hybrid), ("lrspec", lrspec_pair(SPEC_HYBRID))):
+                ms = time_run(build, impl, args.hybrid_steps, make_hybrid_model)
+                results[(name, key)] = min(ms, results.get((name, key), math.inf))
+    print("\n| D: Muon + AdamW | AdamW impl | hand-written ms/update | lrspec ms/update | ratio lrspec / hand |")
+    print("|---|---|---|---|---|")
+    for key in ("foreach", "fused"):
+        h, o = results[("hand", key)], results[("lrspec", key)]
+        print(f"| HybridOptimizer vs Muon + AdamW | {key} | {h:.2f} | {o:.2f} | **{o / h:.3f}** |")
+    print()
 
 
 if __name__ == "__main__":

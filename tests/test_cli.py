@@ -216,4 +216,4 @@ def test_compile_for_tf_prints_no_tensorflow_noise() -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
-    assert "built: lrspec_tf.keras_optimizers.TorchAdam with 2 optimizer groups" in proc.stdout
+    assert "built: lrspec_keras.optimizers.TorchAdam with 2 optimizer groups" in proc.stdout

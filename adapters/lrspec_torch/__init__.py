@@ -1,7 +1,8 @@
 """lrspec's PyTorch target (``target="torch"``).
 
 ``lrspec.compile(spec, model, target="torch")`` returns a :class:`CompiledTorch` with
-``.optimizer`` (a plain ``torch.optim`` optimizer, one param group per trainable plan group),
+``.optimizer`` (a plain ``torch.optim`` optimizer, one param group per trainable plan group;
+for a plan with a family per group one :class:`HybridOptimizer` stepping a stock optimizer per family),
 ``.scheduler`` (a :class:`PlanScheduler`: closed-form ``lr(t)``, owns freezes, plain-data
 state), ``.plan`` and ``.describe()``. See :mod:`lrspec_torch.target` for the semantics.
 
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TARGET", "CompiledTorch", "PlanScheduler", "TorchTarget"]
+__all__ = ["TARGET", "CompiledTorch", "HybridOptimizer", "MuonNS", "PlanScheduler", "TorchTarget"]
 
 _LAZY = {
     "TARGET": "lrspec_torch.target",
     "TorchTarget": "lrspec_torch.target",
     "CompiledTorch": "lrspec_torch.compiled",
     "PlanScheduler": "lrspec_torch.scheduler",
+    "HybridOptimizer": "lrspec_torch.hybrid",
+    "MuonNS": "lrspec_torch.muon",
 }
 
 

@@ -12,14 +12,16 @@ from lrspec.plan import Plan
 from lrspec_torch.checkpoint import install_state_check
 from lrspec_torch.compiled import CompiledTorch
 from lrspec_torch.freezing import GradGate
+from lrspec_torch.modules import param_meta
+from lrspec_torch.muon import ns_dtype
 from lrspec_torch.names import distributed_kind, named_tensors, tensor_entries
-from lrspec_torch.optimizer import build_optimizer, choose_implementation, has_sparse_embeddings
+from lrspec_torch.optimizer import build_optimizer, has_sparse_embeddings
 from lrspec_torch.scheduler import PlanScheduler
 from lrspec_torch.statistics import freeze_statistics
 
 __all__ = ["OPTIONS", "compile_plan", "param_shapes"]
 
-OPTIONS = ("foreach", "fused", "set_requires_grad", "skip_frozen_backward")
+OPTIONS = ("foreach", "fused", "newton_schulz_dtype", "set_requires_grad", "skip_frozen_backward")
 
 
 def _opt_bool(options: Mapping[str, Any], key: str, default: bool | None) -> bool | None:
@@ -40,14 +42,11 @@ def _distributed_world() -> int:
     return 1
 
 
-def param_shapes(model: Any) -> Mapping[str, tuple[int, ...] | None]:
-    """Canonical name -> shape for every name of every parameter (tied tensors under each name)."""
-    out: dict[str, tuple[int, ...] | None] = {}
-    for name, tensor in named_tensors(model):
-        if name in out:
-            raise TargetError(f"parameter name {name!r} appears twice in the model's parameters")
-        out[name] = tuple(tensor.shape)
-    return out
+def param_shapes(model: Any) -> Mapping[str, Any]:
+    """Canonical name -> :class:`lrspec.ParamMeta` (shape and owning module, see
+    :mod:`lrspec_torch.modules`) for every name of every parameter of an ``nn.Module`` (tied
+    tensors under each name); name -> shape for (name, tensor) pairs."""
+    return param_meta(model)
 
 
 def compile_plan(plan: Plan, model: Any, **options: Any) -> CompiledTorch:
@@ -72,6 +71,7 @@ def compile_plan(plan: Plan, model: Any, **options: Any) -> CompiledTorch:
     fused = _opt_bool(options, "fused", None)
     set_requires_grad = bool(_opt_bool(options, "set_requires_grad", True))
     skip_frozen_backward = bool(_opt_bool(options, "skip_frozen_backward", False))
+    newton_schulz_dtype = ns_dtype(options.get("newton_schulz_dtype"))
 
     kind = distributed_kind(model)
     distributed = kind is not None
@@ -123,10 +123,10 @@ def compile_plan(plan: Plan, model: Any, **options: Any) -> CompiledTorch:
             stacklevel=4,
         )
 
-    trainable = [e.tensor for e in entries if not e.group.frozen]
     sparse = has_sparse_embeddings(model)
-    implementation = choose_implementation(plan.family, trainable, foreach=foreach, fused=fused, sparse=sparse)
-    optimizer = build_optimizer(plan, entries, implementation=implementation)
+    optimizer = build_optimizer(
+        plan, entries, foreach=foreach, fused=fused, sparse=sparse, newton_schulz_dtype=newton_schulz_dtype
+    )
     install_state_check(optimizer, plan)
     scheduler = PlanScheduler(optimizer, plan, skip_frozen_backward=skip_frozen_backward)
     kept_tensors = [e.tensor for e in entries if e.group.frozen and e.tensor.requires_grad]

@@ -11,9 +11,14 @@ import torch
 from lrspec.plan import Plan
 from lrspec.tools.explain import plan_table
 from lrspec.tools.render import DEFAULT_WIDTH, fmt_float, render_table
+from lrspec_torch.hybrid import HybridOptimizer
 from lrspec_torch.scheduler import PlanScheduler
 
 __all__ = ["CompiledTorch"]
+
+
+def _impl(optimizer: torch.optim.Optimizer) -> str:
+    return ", ".join(f"{k}={optimizer.defaults.get(k)}" for k in ("foreach", "fused"))
 
 
 @dataclass
@@ -21,7 +26,8 @@ class CompiledTorch:
     """What ``lrspec.compile(spec, model, target="torch")`` returns.
 
     ``optimizer`` is a plain ``torch.optim`` optimizer (one param group per trainable plan
-    group, each with ``"name"``); ``scheduler`` is a :class:`PlanScheduler`; ``plan`` is the
+    group, each with ``"name"``), or for a plan with several families one
+    :class:`~lrspec_torch.hybrid.HybridOptimizer` (groups also carry ``"family"``); ``scheduler`` is a :class:`PlanScheduler`; ``plan`` is the
     resolved plan. Train with ``loss.backward(); optimizer.step(); scheduler.step();
     optimizer.zero_grad()``.
     """
@@ -63,7 +69,7 @@ class CompiledTorch:
 
     def rows(self, t: int | None = None) -> list[dict[str, Any]]:
         """One dict per optimizer param group: name, tensor count, numel, lr at ``t``
-        (default: now; 0 while frozen), weight decay."""
+        (default: now; 0 while frozen), weight decay, and the family in a plan with several."""
         t = self.scheduler.t if t is None else t
         return [
             {
@@ -72,6 +78,7 @@ class CompiledTorch:
                 "numel": sum(p.numel() for p in pg["params"]),
                 "lr": g.lr_at(t),
                 "weight_decay": g.weight_decay,
+                **({"family": g.family} if self.plan.mixed_families else {}),
             }
             for g, pg in zip(self.scheduler.plan_groups, self.optimizer.param_groups)
         ]
@@ -81,18 +88,31 @@ class CompiledTorch:
         with their lr at update ``t`` (default: now), then the plan
         (:func:`lrspec.tools.explain.plan_table`; ``params=True`` adds one row per parameter)."""
         t = self.scheduler.t if t is None else t
-        impl = ", ".join(f"{k}={self.optimizer.defaults.get(k)}" for k in ("foreach", "fused"))
-        head = (
-            f"torch.optim.{type(self.optimizer).__name__} ({impl}): "
-            f"{len(self.optimizer.param_groups)} param group(s), t = {t}"
-        )
+        inner = getattr(self.optimizer, "optimizers", None)
+        if isinstance(self.optimizer, HybridOptimizer) and inner is not None:
+            kinds = "; ".join(
+                f"{family}: torch.optim.{type(o).__name__} ({_impl(o)})"
+                for family, o in zip(self.optimizer.families, inner)
+            )
+            what = f"lrspec HybridOptimizer [{kinds}]"
+        else:
+            what = f"torch.optim.{type(self.optimizer).__name__} ({_impl(self.optimizer)})"
+        head = f"{what}: {len(self.optimizer.param_groups)} param group(s), t = {t}"
+        mixed = self.plan.mixed_families
         rows = [
-            [r["group"], str(r["params"]), str(r["numel"]), fmt_float(r["lr"]), fmt_float(r["weight_decay"])]
+            [
+                r["group"],
+                *([r["family"]] if mixed else []),
+                str(r["params"]),
+                str(r["numel"]),
+                fmt_float(r["lr"]),
+                fmt_float(r["weight_decay"]),
+            ]
             for r in self.rows(t)
         ]
-        table = render_table(
-            ["param group", "tensors", "numel", f"lr@{t}", "wd"], rows, width=width, align=["l", "r", "r", "r", "r"]
-        )
+        headers = ["param group", *(["family"] if mixed else []), "tensors", "numel", f"lr@{t}", "wd"]
+        align = ["l", *(["l"] if mixed else []), "r", "r", "r", "r"]
+        table = render_table(headers, rows, width=width, align=align)
         return "\n".join([head, table, "", plan_table(self.plan, width=width, params=params)])
 
     def __str__(self) -> str:

@@ -102,7 +102,7 @@ class PlanScheduler(LRScheduler):
 
     @property
     def t(self) -> int:
-        """Updates applied so far (the ``t`` the next ``optimizer.step()`` uses)."""
+        """``scheduler.step()`` calls so far (the ``t`` the next ``optimizer.step()`` uses; a step GradScaler skips still counts)."""
         return int(self.last_epoch)
 
     def get_lr(self) -> list[float | torch.Tensor]:

@@ -34,9 +34,21 @@ Semantics (``t`` counts the updates already applied; the first update uses ``t =
   schedule counts updates, so ``interval`` must be ``"step"``) or HF Trainer
   ``optimizers=(opt, sched)``.
 
+* families: the stock ``torch.optim`` class of the family (sgd, adam, adamw, rmsprop, adagrad,
+  nadam, radam, adamax, adadelta, adafactor, muon: :data:`lrspec_torch.classes.FAMILY_CLASSES`);
+  a plan whose groups use several families (a spec group with its own ``optimizer``) gets ONE
+  :class:`lrspec_torch.hybrid.HybridOptimizer`, a ``torch.optim.Optimizer`` stepping one stock
+  optimizer per family with a single ``param_groups`` list (the inner optimizers' own dicts),
+  one ``state`` and one ``state_dict``; a single-family plan gets the stock optimizer itself.
+
 Options: ``foreach`` / ``fused`` (passed to torch; by default lrspec picks ``fused=True``
-where torch has a fused kernel for the family, device and dtype, else ``foreach=True``),
-``set_requires_grad`` (default True), ``skip_frozen_backward`` (default False).
+where torch has a fused kernel for the family, device and dtype, else ``foreach=True``; muon
+has only its for-loop), ``newton_schulz_dtype`` (None: torch's stock bfloat16 Muon;
+``"float32"``/``"float64"``: :class:`lrspec_torch.muon.MuonNS`), ``set_requires_grad``
+(default True), ``skip_frozen_backward`` (default False).
+
+:meth:`TorchTarget.parameters` gives name -> :class:`lrspec.ParamMeta` (shape and owning module
+with its class names and roles: :mod:`lrspec_torch.modules`) for an ``nn.Module``.
 """
 
 from __future__ import annotations
@@ -68,7 +80,9 @@ class TorchTarget(Target):
         return canonical_name(native_name)
 
     def parameters(self, model: Any) -> ParamShapes:
-        """Canonical name -> shape for every name of every parameter (tied tensors under each name)."""
+        """Canonical name -> :class:`lrspec.ParamMeta` (shape, owning module) for every name of
+        every parameter of an ``nn.Module`` (tied tensors under each name); name -> shape for
+        (name, tensor) pairs (:func:`lrspec_torch.modules.param_meta`)."""
         from lrspec_torch.builder import param_shapes
 
         return param_shapes(model)

@@ -126,12 +126,9 @@ def test_skipped_first_step_sgd_momentum_matches_stock(impl: str) -> None:
     assert run.close_to(ref)
 
 
-@pytest.mark.xfail(
-    reason="torch 2.13's fused SGD (lrspec's CPU default for sgd) leaves momentum_buffer uninitialised "
-    "(torch.empty_like) when GradScaler skips the first step; needs lrspec to default sgd to foreach",
-    strict=False,
-)
 def test_skipped_first_step_sgd_momentum_default_matches_stock() -> None:
+    # torch 2.13's fused SGD leaves momentum_buffer uninitialised (torch.empty_like) when GradScaler
+    # skips the first step, so lrspec's default for sgd is foreach
     skip = {0, 3}
     ref = Run(lambda m: (torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9), None), skip)
     run = Run(compiled(SGD_SPEC, {}), skip)
