@@ -24,7 +24,7 @@ def test_wheel_contents(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("lrspec-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
-    assert top == {"lrspec", "lrspec_torch", "lrspec_tf", "lrspec_optax"}
+    assert top == {"lrspec", "lrspec_torch", "lrspec_tf", "lrspec_keras", "lrspec_optax"}
     assert "lrspec/py.typed" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

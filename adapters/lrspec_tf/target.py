@@ -1,4 +1,6 @@
-"""The ``tf`` and ``tf-v1`` targets (registered as ``lrspec_tf.target:TF_TARGET`` / ``TF_V1_TARGET``).
+"""The ``tf-v1`` target (``lrspec_tf.target:TF_V1_TARGET``) and ``tf``, an alias of ``keras``.
+
+``TF_TARGET`` is :class:`lrspec_keras.target.KerasTarget` named ``tf`` (Keras 3 on any backend).
 
 ``parameters(model)`` accepts a Keras model/layer (its ``trainable_variables``), a ``tf.Module``,
 or a list of variables, and returns canonical names mapped to shapes, in model order: for a
@@ -14,6 +16,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from lrspec_keras.target import KerasTarget
 
 from lrspec.plan import Plan
 from lrspec.targets import Array, ParamShapes, Target, VerifyDriver
@@ -35,7 +39,7 @@ class _TensorFlowTarget(Target):
         return canonical_path(native_name)
 
     def parameters(self, model: Any) -> ParamShapes:
-        from lrspec_tf.builder import param_shapes
+        from lrspec_keras.builder import param_shapes
 
         return param_shapes(model)
 
@@ -49,44 +53,19 @@ class _TensorFlowTarget(Target):
     def reads_model_file(self, path: str) -> bool:
         """``.keras``, ``.weights.h5``, or a TensorFlow checkpoint (a prefix with ``.index``
         beside it, or a folder holding a ``checkpoint`` file)."""
-        from lrspec_tf.model_files import is_tf_checkpoint
+        from lrspec_keras.model_files import is_tf_checkpoint
 
         return super().reads_model_file(path) or is_tf_checkpoint(path)
 
     def read_model_file(self, path: str) -> ParamShapes:
-        from lrspec_tf.model_files import read_model_file
+        from lrspec_keras.model_files import read_model_file
 
         return read_model_file(path)
 
     def example_models(self) -> Mapping[str, Callable[..., Any]]:
-        from lrspec_tf.examples import EXAMPLES
+        from lrspec_keras.examples import EXAMPLES
 
         return EXAMPLES
-
-
-class TfTarget(_TensorFlowTarget):
-    """Target ``tf``: a Keras 3 optimizer implementing torch's rules per variable."""
-
-    name = "tf"
-    requires = ("tensorflow", "keras")
-
-    def compile(self, plan: Plan, model: Any, **options: Any) -> Any:
-        """Options: ``strategy`` (``"multiplier"``, the default, or ``"gradient-scale"``),
-        ``allow_inexact`` (accept an inexact gradient-scale plan), ``native`` (a
-        ``keras.optimizers.MultiOptimizer`` of stock optimizers), ``name`` (optimizer name)."""
-        from lrspec_tf.builder import compile_keras
-
-        return compile_keras(plan, model, **options)
-
-    def verify_driver(self, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> VerifyDriver:
-        from lrspec_tf.verify_driver import KerasDriver
-
-        return KerasDriver(self, plan, init, options)
-
-    def emit_python(self, plan: Plan, header: str) -> str:
-        from lrspec_tf.emit import emit_module
-
-        return emit_module(plan, header)
 
 
 class TfV1Target(_TensorFlowTarget):
@@ -109,5 +88,7 @@ class TfV1Target(_TensorFlowTarget):
         return GraphDriver(self, plan, init, options)
 
 
-TF_TARGET = TfTarget()
+TF_TARGET = KerasTarget("tf")
+"""Target ``tf``: the ``keras`` target under its alias (:class:`lrspec_keras.target.KerasTarget`)."""
+TfTarget = KerasTarget
 TF_V1_TARGET = TfV1Target()

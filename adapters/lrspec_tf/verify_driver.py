@@ -1,13 +1,13 @@
 """``lrspec verify`` for TensorFlow: synthetic variables stepped by a compiled plan.
 
-Both drivers implement :class:`lrspec.targets.VerifyDriver`, create one variable per plan name
+The tf-v1 driver implements :class:`lrspec.targets.VerifyDriver`: it creates one variable per plan name
 of ``options["dtype"]`` (``"float32"``, the default, or ``"float64"``; removed from the options
-before compiling), compile through ``target.compile(plan, variables, **options)`` (so another target
-whose compiled object has the same shape can reuse them by passing itself) and step what it
+before compiling), compiles through ``target.compile(plan, variables, **options)`` (so another target
+whose compiled object has the same shape can reuse it by passing itself) and steps what it
 returns exactly as user code would:
 
-* :class:`KerasDriver` (target ``tf``): ``keras.Variable`` objects; the compiled object's
-  ``.optimizer.apply_gradients`` over its ``.trainable_variables`` inside a ``tf.function``;
+(The Keras driver is :class:`lrspec_keras.verify_driver.KerasDriver`.)
+
 * :class:`GraphDriver` (target ``tf-v1``): resource variables in a fresh ``tf.Graph``; the
   compiled object's ``apply_gradients(grads_and_vars, global_step=...)`` train op, fed
   through placeholders and run in a ``tf.compat.v1.Session``.
@@ -29,7 +29,7 @@ from lrspec.plan import Plan
 from lrspec.targets import Array, Target
 from lrspec_tf._common import canonical_name
 
-__all__ = ["GraphDriver", "KerasDriver"]
+__all__ = ["GraphDriver"]
 
 
 def _split_dtype(options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -55,42 +55,6 @@ def _order(variables: Mapping[str, Any], trainable: list[Any]) -> list[str]:
     """Plan names of the compiled object's trainable variables, in its order."""
     by_id = {id(v): n for n, v in variables.items()}
     return [by_id[id(v)] for v in trainable]
-
-
-class KerasDriver:
-    """A compiled Keras optimizer over synthetic ``keras.Variable`` objects."""
-
-    def __init__(self, target: Target, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> None:
-        import keras
-        import tensorflow as tf
-
-        self._tf = tf
-        self.dtype, compile_options = _split_dtype(options)
-        self.variables = {
-            n: keras.Variable(np.array(init[n], dtype=self.dtype), name=n, dtype=self.dtype.name) for n in plan.names
-        }
-        _check_names(self.variables, target)
-        self.compiled = target.compile(plan, list(self.variables.values()), **compile_options)
-        trainable = list(self.compiled.trainable_variables)
-        self.order = _order(self.variables, trainable)
-        optimizer = self.compiled.optimizer
-
-        def apply(grads: list[Any]) -> None:
-            optimizer.apply_gradients(zip(grads, trainable))
-
-        self._apply: Callable[[list[Any]], Any] = tf.function(apply, reduce_retracing=True)
-
-    def step(self, grads: Mapping[str, Array]) -> None:
-        """One ``apply_gradients`` with the trainable variables' gradients."""
-        if self.order:
-            self._apply([self._tf.constant(np.asarray(grads[n], dtype=self.dtype)) for n in self.order])
-
-    def values(self) -> dict[str, Array]:
-        """Every plan parameter's current value."""
-        return {n: np.array(v.numpy(), copy=True) for n, v in self.variables.items()}
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 class GraphDriver:

@@ -16,7 +16,8 @@ CORE = Path(__file__).resolve().parents[2] / "lrspec"
 
 FORBIDDEN = {
     "torch", "tensorflow", "keras", "jax", "jaxlib", "optax", "flax", "h5py", "safetensors",
-    "lrspec_torch", "lrspec_tf", "lrspec_optax",
+    "mmengine", "timm", "transformers", "lightning", "accelerate",
+    "lrspec_torch", "lrspec_tf", "lrspec_keras", "lrspec_optax",
 }
 
 

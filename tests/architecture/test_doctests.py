@@ -10,8 +10,8 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ("lrspec", "lrspec_torch", "lrspec_tf", "lrspec_optax")
-FRAMEWORK = {"lrspec_torch": "torch", "lrspec_tf": "tensorflow", "lrspec_optax": "optax"}
+PACKAGES = ("lrspec", "lrspec_torch", "lrspec_tf", "lrspec_keras", "lrspec_optax")
+FRAMEWORK = {"lrspec_torch": "torch", "lrspec_tf": "tensorflow", "lrspec_keras": "keras", "lrspec_optax": "optax"}
 
 
 def _modules() -> list[str]:

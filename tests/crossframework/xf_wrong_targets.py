@@ -4,7 +4,7 @@ group, to show that ``lrspec.tools.verify`` catches a wrong mapping.
 ``KERAS_NATIVE_ADAM`` maps an Adam plan onto stock ``keras.optimizers.Adam`` with the spec's
 lr, betas and eps: Keras adds epsilon after the bias correction (``eps_hat``), so its update
 differs from torch's, by about 1 % for gradients of ~1e-6 (SEMANTICS.md section 1.2). It is
-driven by the tf adapter's :class:`lrspec_tf.verify_driver.KerasDriver`, which it passes itself.
+driven by the tf adapter's :class:`lrspec_keras.verify_driver.KerasDriver`, which it passes itself.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class KerasNativeAdam(Target):
         return SimpleNamespace(optimizer=opt, trainable_variables=list(model), plan=plan)
 
     def verify_driver(self, plan: Plan, init: Mapping[str, Array], options: Mapping[str, Any]) -> VerifyDriver:
-        from lrspec_tf.verify_driver import KerasDriver
+        from lrspec_keras.verify_driver import KerasDriver
 
         return KerasDriver(self, plan, init, options)
 

@@ -1,0 +1,51 @@
+"""The ``keras`` target on the JAX and torch Keras backends, each in its own process
+(``KERAS_BACKEND`` is read at import; the TensorFlow backend runs in-process in tests/tf_target
+and tests/integrations). One worker per backend (``_keras_backend_worker.py``) runs every
+scenario once; each test checks one scenario's outcome.
+
+Chosen per backend (to stay in the time budget): every family and variant of the reference
+matrix with schedules constant and warmup-cosine and every freeze kind, 40 updates (on JAX
+through the jitted ``stateless_apply`` of its trainer), the same in float64 at 1e-10 (JAX with
+``jax_enable_x64``), fit vs an ``apply_gradients`` loop, ``.keras`` save/load/continue for the
+four model kinds, LR callbacks, ``native=True``, on JAX ``DataParallel`` over 2 CPU devices, and
+the issue-14 families in float32 (15 updates; muon with a float32 Newton-Schulz).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("keras")
+
+WORKER = Path(__file__).with_name("_keras_backend_worker.py")
+SCENARIOS = ("matrix", "fit_save_load", "callbacks", "native", "data_parallel", "float64", "families")
+BACKENDS = ("jax", "torch")
+_RESULTS: dict[str, dict[str, str]] = {}
+
+
+def _results(backend: str) -> dict[str, str]:
+    if backend not in _RESULTS:
+        pytest.importorskip(backend)
+        adapters = str(Path(__file__).resolve().parents[2] / "adapters")
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2",
+               "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+               "PYTHONPATH": os.pathsep.join(p for p in (adapters, os.environ.get("PYTHONPATH", "")) if p)}
+        proc = subprocess.run([sys.executable, str(WORKER)], capture_output=True, text=True, timeout=600, env=env)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+        _RESULTS[backend] = json.loads(lines[-1][len("RESULT "):])
+    return _RESULTS[backend]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_target_on_backend(backend: str, scenario: str) -> None:
+    outcome = _results(backend).get(scenario)
+    assert outcome == "ok", f"{backend} / {scenario}:\n{outcome}"
