@@ -20,7 +20,7 @@ plan name again; a plan name this framework cannot represent (``a:0``, ``a/b``) 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
