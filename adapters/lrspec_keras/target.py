@@ -2,9 +2,11 @@
 
 Registered as ``lrspec_keras.target:KerasTarget`` under both names; ``KerasTarget("tf")`` is
 the same target reporting the name ``tf``. ``parameters(model)`` accepts a Keras model/layer,
-a ``tf.Module`` (TensorFlow backend) or a list of variables and returns canonical names mapped
-to shapes, in model order (:mod:`lrspec_keras._names`: layer-tree names for Keras models, stable
-across ``load_model`` and processes; else ``variable.path`` with ``/`` -> ``.``). Importing this
+a ``tf.Module`` (TensorFlow backend) or a list of variables and returns canonical names, in
+model order (:mod:`lrspec_keras._names`: layer-tree names for Keras models, stable across
+``load_model`` and processes; else ``variable.path`` with ``/`` -> ``.``), mapped to
+:class:`lrspec.ParamMeta` (shape and owning layer, :mod:`lrspec_keras.modules`) for a Keras model
+or layer and to shapes otherwise. Importing this
 module imports no framework; each method imports what it needs.
 """
 
@@ -39,9 +41,12 @@ class KerasTarget(Target):
         return canonical_path(native_name)
 
     def parameters(self, model: Any) -> ParamShapes:
-        from lrspec_keras.builder import param_shapes
+        """Canonical name -> :class:`lrspec.ParamMeta` (shape and owning layer: type, MRO class
+        names, roles) for a Keras model or layer; name -> shape for a ``tf.Module`` or a list of
+        variables (:func:`lrspec_keras.modules.param_meta`)."""
+        from lrspec_keras.modules import param_meta
 
-        return param_shapes(model)
+        return param_meta(model)
 
     def accepts(self, model: Any) -> bool:
         keras = sys.modules.get("keras")

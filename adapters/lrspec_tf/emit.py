@@ -1,15 +1,22 @@
-"""``--emit python --target tf``: a self-contained Keras 3 module for one plan.
+"""``--emit python --target keras`` (or ``tf``): a self-contained Keras 3 module for one plan.
 
-The generated module imports only TensorFlow and Keras and defines ``build(model)``, which
-returns a built Keras optimizer implementing torch's update rule for the plan's family, per
-variable. The update math is not rewritten here: the source of ``lrspec_tf.rules`` (the
-tf adapter's torch rules, "the one place the math lives") and the float64 schedules of
+Used by the ``keras`` target and its alias ``tf`` (TensorFlow backend); ``tf-v1`` emits no code.
+The generated module imports only TensorFlow, Keras and NumPy (a TensorFlow dependency) and
+defines ``build(model, newton_schulz_dtype=None)``, which returns a built Keras optimizer
+implementing torch's update rule per variable, each with its plan group's family (a plan may
+mix families, e.g. muon for the matrices and adamw for the rest). The update math is not
+rewritten here: the source of ``lrspec_tf.rules_families`` and ``lrspec_tf.rules`` (the tf
+adapter's torch rules, "the one place the math lives") and the float64 schedules of
 ``lrspec_tf.schedules`` (``schedule_from_dict`` and its helpers, fed each group's schedule in
 its JSON form) are inlined with :func:`inspect.getsource`. Around them, the generated
 optimizer does what the adapter's ``LrspecOptimizer`` does:
 
 * lr of a variable at update t = plan group lr * m(t), with t = ``optimizer.iterations``;
-* a per-variable step counter (torch's ``state['step']``), slots from ``slot_specs``;
+* a per-variable step counter (torch's ``state['step']``), slots from ``slot_specs(family,
+  hyperparameters, ndim=variable's ndim)`` shaped by ``slot_shape`` (adafactor's factored
+  ``row_var``/``col_var``; nadam's ``mu_product`` a float64 scalar, as torch's Python float);
+* muon's Newton-Schulz iteration in ``newton_schulz_dtype``: None (the default) = bfloat16 as
+  torch's stock Muon and the compiled target, or ``"float32"`` / ``"float64"``;
 * the update itself, step counter and freeze mask included: ``update_variable`` of the rules
   module (inlined with them), the very function the adapter calls: ``fused_apply`` (TF's fused
   kernels, where it has one and no distribution strategy is active) else ``apply_rule``;
@@ -26,16 +33,16 @@ removed, ``/`` -> ``.``).
 
 from __future__ import annotations
 
+import ast
 import inspect
 import types
-from typing import Any
 
 from lrspec.plan import Plan
 from lrspec.tools.emit._common import docstring_lines, literal
-from lrspec_tf import _common, rules
+from lrspec_tf import _common, rules, rules_families
 from lrspec_tf import schedules as tf_schedules
 
-__all__ = ["NAMING_HELPERS", "PREAMBLE", "SCHEDULE_HELPERS", "emit_module", "inlined_source"]
+__all__ = ["NAMING_HELPERS", "PREAMBLE", "RULE_MODULES", "SCHEDULE_HELPERS", "emit_module", "inlined_source"]
 
 PREAMBLE = """from __future__ import annotations
 
@@ -45,18 +52,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
+import numpy as np  # noqa: F401  (used by the inlined rules)
 import tensorflow as tf
 
 Tensor = Any
 ScheduleOp = Callable[[Any], Any]"""
 """The imports and aliases the inlined adapter source needs (the generated module's header)."""
 
+RULE_MODULES: tuple[types.ModuleType, ...] = (rules_families, rules)
+"""The rule modules a generated module inlines whole (definitions and module-level constants,
+imports dropped), in dependency order: ``rules`` calls the families of ``rules_families``."""
+
 SCHEDULE_HELPERS = ("_c", "_t64", "_floordiv", "_count_ge", "_sequence", "_linear", "schedule_from_dict")
 """The functions of :mod:`lrspec_tf.schedules` a generated module inlines."""
 
-NAMING_HELPERS = tuple(
-    n for n in ("strip_suffix", "canonical_path", "keras_variable_names") if hasattr(_common, n)
-)
+NAMING_HELPERS = tuple(n for n in ("strip_suffix", "canonical_path", "keras_variable_names") if hasattr(_common, n))
 """The functions of :mod:`lrspec_tf._common` a generated module inlines (the naming rule)."""
 
 _RUNTIME = '''
@@ -77,12 +87,26 @@ def _canonical(variable):
 _INDEX = {name: gi for gi, g in enumerate(GROUPS) for name in g["params"]}
 
 
-class TorchRuleOptimizer(keras.optimizers.Optimizer):
-    """Keras optimizer applying torch.optim's rule for FAMILY to each variable with its plan
-    group's lr, weight decay, hyperparameters, schedule and freeze."""
+NEWTON_SCHULZ_DTYPES = (None, "bfloat16", "float32", "float64")
 
-    def __init__(self, name="lrspec_generated", **kwargs):
+
+def _check_newton_schulz_dtype(newton_schulz_dtype):
+    if newton_schulz_dtype not in NEWTON_SCHULZ_DTYPES:
+        raise ValueError(
+            "newton_schulz_dtype must be None (bfloat16, as torch), 'bfloat16', 'float32' or 'float64', "
+            f"got {newton_schulz_dtype!r}"
+        )
+    return newton_schulz_dtype
+
+
+class TorchRuleOptimizer(keras.optimizers.Optimizer):
+    """Keras optimizer applying torch.optim's rule for each variable's plan group family with the
+    group's lr, weight decay, hyperparameters, schedule and freeze. ``newton_schulz_dtype``:
+    muon's Newton-Schulz iteration dtype (None: bfloat16, as torch's stock Muon)."""
+
+    def __init__(self, newton_schulz_dtype=None, name="lrspec_generated", **kwargs):
         super().__init__(learning_rate=1.0, name=name, **kwargs)
+        self.newton_schulz_dtype = _check_newton_schulz_dtype(newton_schulz_dtype)
 
     def build(self, variables):
         if self.built:
@@ -98,13 +122,20 @@ class TorchRuleOptimizer(keras.optimizers.Optimizer):
         self._group_of, self._slots, self._steps = groups, [], []
         for var, gi in zip(variables, groups):
             g = GROUPS[gi]
+            family, hyper = g["family"], g["hyperparameters"]
             slots, step = {}, None
             if not g["frozen"]:
-                for s in slot_specs(FAMILY, g["hyperparameters"]):
+                label = str(getattr(var, "path", None) or _canonical(var)).replace("/", "_")
+                for s in slot_specs(family, hyper, ndim=len(var.shape)):
                     init = "zeros" if s.initial == 0.0 else keras.initializers.Constant(s.initial)
-                    slots[s.name] = self.add_variable_from_reference(var, name=s.name, initializer=init)
-                if needs_step(FAMILY, g["hyperparameters"]):
-                    label = str(getattr(var, "path", None) or _canonical(var)).replace("/", "_")
+                    if s.shape == "param" and s.dtype is None:
+                        slots[s.name] = self.add_variable_from_reference(var, name=s.name, initializer=init)
+                    else:  # adafactor's factors, nadam's float64 scalar mu_product
+                        slots[s.name] = self.add_variable(
+                            shape=tuple(slot_shape(s, var.shape)), dtype=s.dtype or var.dtype, initializer=init,
+                            name=f"{label}_{s.name}",
+                        )
+                if needs_step(family, hyper):
                     step = self.add_variable(shape=(), dtype="int64", name=f"{label}_step")
             self._slots.append(slots)
             self._steps.append(step)
@@ -122,14 +153,17 @@ class TorchRuleOptimizer(keras.optimizers.Optimizer):
             gradient = tf.convert_to_tensor(gradient)
         grad = tf.cast(gradient, variable.dtype)
         update_variable(
-            FAMILY, variable, grad, self._slots[idx], lr, self._steps[idx], g["weight_decay"], g["hyperparameters"],
-            g["frozen_until"], t,
+            g["family"], variable, grad, self._slots[idx], lr, self._steps[idx], g["weight_decay"],
+            g["hyperparameters"], g["frozen_until"], t, self.newton_schulz_dtype,
         )
 
 
-def build(model):
+def build(model, newton_schulz_dtype=None):
     """A built TorchRuleOptimizer for ``model`` (a Keras model whose variable paths are the
-    plan's names). Use it like any Keras optimizer: apply_gradients, or model.compile(optimizer=...)."""
+    plan's names). Use it like any Keras optimizer: apply_gradients, or model.compile(optimizer=...).
+    ``newton_schulz_dtype``: muon's Newton-Schulz iteration dtype, None (bfloat16, as torch's
+    stock Muon and the compiled target) or "float32" / "float64"."""
+    _check_newton_schulz_dtype(newton_schulz_dtype)
     variables = list(model.trainable_variables)
     if "keras_variable_names" in globals() and hasattr(model, "_layers"):
         _TREE_NAMES.update(keras_variable_names(model))
@@ -143,34 +177,61 @@ def build(model):
             + (f"not in the plan: {', '.join(extra[:10])}; " if extra else "")
             + "regenerate this file for this model"
         )
-    optimizer = TorchRuleOptimizer()
+    optimizer = TorchRuleOptimizer(newton_schulz_dtype=newton_schulz_dtype)
     optimizer.build(variables)
     return optimizer
 '''
 
 
-def _module_members(module: types.ModuleType) -> list[Any]:
-    """Functions and classes defined in ``module``, in source order."""
-    members = [
-        obj
-        for obj in vars(module).values()
-        if (inspect.isfunction(obj) or inspect.isclass(obj)) and getattr(obj, "__module__", None) == module.__name__
-    ]
-    return sorted(members, key=lambda o: inspect.getsourcelines(o)[1])
+def _top_level_definitions(module: types.ModuleType) -> list[tuple[str, str]]:
+    """``(name, source)`` of each top-level function, class and assignment of ``module``, in
+    source order (decorators included; imports, the docstring and ``__all__`` dropped)."""
+    source = inspect.getsource(module)
+    lines = source.splitlines()
+    out = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            name = node.name
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+        else:
+            continue
+        if name == "__all__":
+            continue
+        decorators = getattr(node, "decorator_list", [])
+        first = min([node.lineno, *(d.lineno for d in decorators)])
+        out.append((name, "\n".join(lines[first - 1 : node.end_lineno])))
+    return out
 
 
 def inlined_source() -> str:
-    """The inlined adapter source: every function/class of ``lrspec_tf.rules``, the schedule
-    helpers of ``lrspec_tf.schedules`` and the naming rule of ``lrspec_tf._common``."""
-    parts = [f"# ---- inlined from {rules.__name__} (the tf adapter's torch update rules) ----", "", ""]
-    for obj in _module_members(rules):
-        parts += [inspect.getsource(obj).rstrip(), "", ""]
-    parts += [f"# ---- inlined from {tf_schedules.__name__} (float64 schedule helpers) ----", "", ""]
+    """The inlined adapter source: every definition of :data:`RULE_MODULES` (the families of
+    ``lrspec_tf.rules_families``, then ``lrspec_tf.rules``), the schedule helpers of
+    ``lrspec_tf.schedules`` and the naming rule of ``lrspec_tf._common``. Raises ``ValueError``
+    when two inlined modules define one name differently (they share one namespace)."""
+    seen: dict[str, str] = {"Tensor": "Tensor = Any"}  # PREAMBLE's alias
+    parts: list[str] = []
+
+    def add(name: str, text: str) -> None:
+        if name in seen:
+            if seen[name] != text:
+                raise ValueError(f"the inlined modules define {name!r} twice, differently")
+            return
+        seen[name] = text
+        parts.extend([text.rstrip(), "", ""])
+
+    for module in RULE_MODULES:
+        parts.extend([f"# ---- inlined from {module.__name__} (the tf adapter's torch update rules) ----", "", ""])
+        for name, text in _top_level_definitions(module):
+            add(name, text)
+    parts.extend([f"# ---- inlined from {tf_schedules.__name__} (float64 schedule helpers) ----", "", ""])
     for name in SCHEDULE_HELPERS:
-        parts += [inspect.getsource(getattr(tf_schedules, name)).rstrip(), "", ""]
-    parts += [f"# ---- inlined from {_common.__name__} (the tf targets' variable names) ----", "", ""]
+        add(name, inspect.getsource(getattr(tf_schedules, name)))
+    parts.extend([f"# ---- inlined from {_common.__name__} (the tf targets' variable names) ----", "", ""])
     for name in NAMING_HELPERS:
-        parts += [inspect.getsource(getattr(_common, name)).rstrip(), "", ""]
+        add(name, inspect.getsource(getattr(_common, name)))
     return "\n".join(parts)
 
 
@@ -180,11 +241,14 @@ def emit_module(plan: Plan, header: str) -> str:
     lines = [
         *docstring_lines(
             header,
-            "Self-contained: needs only TensorFlow and Keras 3. Entry point: build(model) -> optimizer.",
-            "The update rules below are inlined from lrspec_tf.rules (PyTorch's definitions).",
+            "Self-contained: needs only TensorFlow and Keras 3 (and NumPy, a TensorFlow dependency). Entry point: "
+            "build(model, newton_schulz_dtype=None) -> optimizer; newton_schulz_dtype is muon's Newton-Schulz "
+            "dtype (None: bfloat16, as torch's stock Muon; or 'float32' / 'float64').",
+            "The update rules below are inlined from lrspec_tf.rules_families and lrspec_tf.rules "
+            "(PyTorch's definitions); each group applies its own family.",
         ),
         PREAMBLE,
-        f"FAMILY = {literal(plan.family)}",
+        f'FAMILY = {literal(plan.family)}  # the top-level optimizer type; each group has its own "family"',
         f"PLAN_FINGERPRINT = {literal(plan.fingerprint)}",
         "",
         "",
@@ -199,6 +263,7 @@ def emit_module(plan: Plan, header: str) -> str:
         lines += [
             "    {",
             f'        "name": {literal(g.name)},',
+            f'        "family": {literal(g.family)},',
             f'        "params": {literal(list(g.params))},',
             f'        "lr": {literal(g.lr)},',
             f'        "weight_decay": {literal(g.weight_decay)},',

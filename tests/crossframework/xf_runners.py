@@ -87,15 +87,20 @@ _KERAS_CACHE: dict[tuple[str, int, str], tuple[Any, Any]] = {}
 
 @contextlib.contextmanager
 def keras_floatx(dtype: str) -> Iterator[None]:
-    """Keras layers built inside take ``dtype`` as their variable and compute dtype."""
+    """Keras layers built inside take ``dtype`` as their variable and compute dtype.
+
+    Keras fixes its global dtype policy when the first layer is built; after that, ``set_floatx``
+    alone no longer changes what new layers get, so the policy is set (and restored) too."""
     import keras
 
-    before = keras.config.floatx()
+    before, policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx(dtype)
+    keras.config.set_dtype_policy(dtype)
     try:
         yield
     finally:
         keras.config.set_floatx(before)
+        keras.config.set_dtype_policy(policy)
 
 
 def _keras_model_and_grad_fn(twin: X.Twin, slot: int, dtype: str = "float32") -> tuple[Any, Any]:

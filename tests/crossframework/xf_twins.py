@@ -336,7 +336,7 @@ def build_v1_graph(twin: Twin, weights: Mapping[str, np.ndarray], dtype: Any = n
     for tname, a in weights.items():
         name = twin.tf_name(tname)
         stem, _, leaf = name.rpartition(".")
-        path = _keras_path(twin, stem) + "/" + leaf
+        path = f"{_keras_path(twin, stem)}/{leaf}" if stem else leaf
         init = twin.to_tf(tname, a).astype(dtype)
         variables[name] = tf.compat.v1.get_variable(path, initializer=tf.constant(init), use_resource=True)
     if twin.tokens is not None:
