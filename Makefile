@@ -38,7 +38,8 @@ demo: setup
 	@echo "  README.md: a complete session; docs/spec.md: the format; examples/: the classic recipes"
 
 test: setup
-	$(BIN)/python -m pytest -q
+	# two workers, each test file whole in one of them (module fixtures are built once)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 

@@ -5,12 +5,16 @@ parameters verify."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import sys
 from pathlib import Path
 
 import pytest
 from _tools_helpers import GOOD_PARAMS, GOOD_SPEC, run_cli
+
+# seeded: parametrized ids must be the same in every pytest-xdist worker
+_RANDOM = random.Random(20261201)
 
 CLASS_PREFIX = re.compile(r"^Error: (\w+(Error|Exception)):", re.M)
 
@@ -66,7 +70,9 @@ def test_no_class_name_for_an_unlocated_error(work: Path, monkeypatch: pytest.Mo
     assert code == 1 and err == "Error: lrspec plot: something failed\n"
 
 
-@pytest.mark.parametrize("content", [b"\x80" + os.urandom(2048), os.urandom(2048), b"PK\x03\x04" + os.urandom(64), b""])
+@pytest.mark.parametrize(
+    "content", [b"\x80" + _RANDOM.randbytes(2048), _RANDOM.randbytes(2048), b"PK\x03\x04" + _RANDOM.randbytes(64), b""], ids=["pickle-opcode", "random", "zip-magic", "empty"]
+)
 def test_random_bytes_in_a_pt_are_not_called_pickled_objects(work: Path, content: bytes) -> None:
     pytest.importorskip("torch")
     (work / "random.pt").write_bytes(content)
@@ -75,7 +81,7 @@ def test_random_bytes_in_a_pt_are_not_called_pickled_objects(work: Path, content
     assert "pickled" not in err
 
 
-@pytest.mark.parametrize("content", [os.urandom(512), b"PK\x05\x06" + b"\0" * 18, b""])
+@pytest.mark.parametrize("content", [_RANDOM.randbytes(512), b"PK\x05\x06" + b"\0" * 18, b""], ids=["random", "empty-zip", "empty"])
 def test_a_corrupt_keras_file_is_not_file_not_found(work: Path, content: bytes) -> None:
     (work / "corrupt.keras").write_bytes(content)
     code, _, err = run_cli("compile spec.yaml --target tf --model corrupt.keras")
