@@ -9,8 +9,8 @@ group's source key (stdout, or ``-o OUT``: atomic, never over an existing file w
 Recipe files, read without the tool (no framework is imported):
 
 * mmengine: a ``.py`` config (executed like a model module: it is the user's own code;
-  ``_base_`` inheritance needs mmengine itself, so such a config is refused with the command
-  that flattens it) or a ``.json``/``.yaml`` dump of one (``Config.dump``);
+  ``_base_`` files are merged as mmengine merges them, by
+  :mod:`lrspec.importers.mmengine_config`) or a ``.json``/``.yaml`` dump of one (``Config.dump``);
 * timm: the ``args.yaml`` that ``train.py`` writes; hf: the TrainingArguments JSON (or YAML);
 * detectron2: a ``.yaml`` config; ``_BASE_`` files are merged (relative paths, recursively).
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import runpy
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,7 +33,6 @@ __all__ = ["TOOLS", "cmd_import", "read_recipe"]
 
 TOOLS = ("mmengine", "timm", "hf", "detectron2")
 MAX_RECIPE_BYTES = 1 << 20
-_FLATTEN = "python -c \"from mmengine import Config; Config.fromfile('{f}').dump('flat.py')\""
 
 
 def _text(path: str) -> str:
@@ -63,16 +61,12 @@ def _structured(path: str) -> Any:
 
 
 def _python_config(path: str) -> dict[str, Any]:
-    _text(path)  # bounded, regular, UTF-8
+    from lrspec.importers.mmengine_config import ConfigInheritanceError, read_mmengine_config
+
     try:
-        namespace = runpy.run_path(path, run_name="__lrspec_config__")
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise UserError(path, f"executing the config failed: {type(exc).__name__}: {exc}") from None
-    if "_base_" in namespace or "read_base" in namespace:
-        raise UserError(path, "inherits other configs (_base_), which needs mmengine itself to merge; flatten it "
-                        f"first: {_FLATTEN.format(f=path)}")
+        namespace = read_mmengine_config(path, read_text=_text)
+    except ConfigInheritanceError as exc:
+        raise UserError(exc.where, exc.what) from None
     return {k: v for k, v in namespace.items() if not k.startswith("_")
             and not isinstance(v, (types.ModuleType, types.FunctionType, type))}
 
@@ -99,7 +93,7 @@ def _detectron2(path: str, depth: int = 0) -> dict[str, Any]:
 
 def read_recipe(tool: str, path: str) -> dict[str, Any]:
     """The recipe mapping of ``tool`` in the file ``path`` (see the module docstring)."""
-    if tool == "mmengine" and path.lower().endswith(".py"):
+    if tool == "mmengine" and path.lower().endswith((".py", ".json", ".yaml", ".yml")):
         return _python_config(path)
     data = _detectron2(path) if tool == "detectron2" else _structured(path)
     if not isinstance(data, dict):
