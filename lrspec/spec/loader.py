@@ -89,14 +89,36 @@ def _positions(
     walk(root, ())
 
 
-def _yaml_error(exc: yaml.YAMLError, file: str | None) -> SpecError:
+def _path_at(root: yaml.Node | None, mark: Any) -> str:
+    """The dotted path of the node of ``root`` that starts at ``mark`` ("" when none does), so a
+    value that cannot be constructed is reported where it is, as JSON reports it."""
+    if root is None or mark is None:
+        return ""
+    stack: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen or len(path) > MAX_DEPTH:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode) and node.start_mark.index == mark.index:
+            return format_path(path)
+        if isinstance(node, yaml.MappingNode):
+            stack += [(v, (*path, k.value if isinstance(k, yaml.ScalarNode) else str(k.value))) for k, v in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(v, (*path, i)) for i, v in enumerate(node.value)]
+    return ""
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str | None, root: yaml.Node | None = None) -> SpecError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     if "could not determine a constructor" in str(exc) or "tag" in str(problem):
         problem = f"{problem} (only plain YAML is allowed; tags like !!python/object are never executed)"
     line = mark.line + 1 if mark is not None else None
     col = mark.column + 1 if mark is not None else None
-    return SpecError(Problem("", f"invalid YAML: {problem}", file=file, line=line, column=col), file=file)
+    where = _path_at(root, mark) if isinstance(exc, yaml.constructor.ConstructorError) else ""
+    return SpecError(Problem(where, f"invalid YAML: {problem}", file=file, line=line, column=col), file=file)
 
 
 def _compose(text: str) -> yaml.Node | None:
@@ -194,6 +216,7 @@ def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tupl
         raise ValueError(f"fmt must be 'yaml' or 'json', not {fmt!r}")
     positions: dict[Path, tuple[int, int]] = {}
     dupes: list[tuple[Path, int, int]] = []
+    node: yaml.Node | None = None
     try:
         node = _compose(text)
         if node is None:
@@ -207,7 +230,7 @@ def parse_text(text: str, *, fmt: str = "yaml", file: str | None = None) -> tupl
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, file) from None
+        raise _yaml_error(exc, file, node) from None
     except RecursionError:
         raise SpecError(Problem("", "invalid YAML: nested too deeply", file=file), file=file) from None
     return data, positions

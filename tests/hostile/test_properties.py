@@ -183,7 +183,7 @@ def mutated_example(draw: st.DrawFn) -> Any:
             parent = parent[part]
         action = draw(st.sampled_from(["replace", "delete", "unknown"]))
         if action == "replace":
-            parent[path[-1]] = draw(st.sampled_from(HOSTILE))
+            parent[path[-1]] = copy.deepcopy(draw(st.sampled_from(HOSTILE)))  # never mutate the shared value
         elif action == "delete":
             del parent[path[-1]]
         elif isinstance(parent, dict):
@@ -240,6 +240,12 @@ def test_yaml_and_json_give_the_same_spec(data: Any) -> None:
     except lrspec.SpecError as exc:
         with pytest.raises(lrspec.SpecError) as info:
             load_text(yaml.safe_dump(data, sort_keys=False), fmt="yaml")
-        assert [p.location for p in info.value.problems] == [p.location for p in exc.problems]
+        yaml_locations = [p.location for p in info.value.problems]
+        if any(p.message.startswith("invalid YAML: ") for p in info.value.problems):
+            # YAML refuses a scalar it cannot construct (e.g. an integer of over 400 digits) while
+            # loading, located at that key; JSON goes on to report every validation problem
+            assert set(yaml_locations) <= {p.location for p in exc.problems}, (yaml_locations, exc.problems)
+        else:
+            assert yaml_locations == [p.location for p in exc.problems]
         return
     assert load_text(yaml.safe_dump(data, sort_keys=False), fmt="yaml") == from_json

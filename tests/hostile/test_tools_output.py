@@ -37,8 +37,12 @@ def _commands_with_output() -> set[str]:
     return {name for name, p in sub.choices.items() if any("-o" in a.option_strings for a in p._actions)}  # type: ignore[union-attr]
 
 
+#: commands with -o whose keep-without-force test lives with the command (it needs a model source)
+COVERED_ELSEWHERE = {"import": "tests/importers/test_import_cli.py::test_mmengine_example_writes_commented_yaml_equal_to_the_library"}
+
+
 def test_every_output_command_is_covered() -> None:
-    assert _commands_with_output() == {c.split()[0] for c in COMMANDS.values()}
+    assert _commands_with_output() == {c.split()[0] for c in COMMANDS.values()} | set(COVERED_ELSEWHERE)
 
 
 @pytest.mark.parametrize("key", list(COMMANDS))
