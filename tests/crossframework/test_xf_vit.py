@@ -32,6 +32,7 @@ import pytest
 import xf_harness as H
 import xf_twins as X
 import xf_vit as V
+import xf_vit_run as R
 
 pytestmark = [pytest.mark.usefixtures("xf_frameworks"), pytest.mark.slow]
 
@@ -61,7 +62,7 @@ def timm_weight_decay(name: str, shape: tuple[int, ...]) -> float:
 
 
 def _run(dtype: str, xf_record: Callable[[str], None]) -> dict[str, Any]:
-    res = H.run_scenario(SCENARIO, with_optax=H.optax_available(), dtype=dtype, gradient_scale=dtype == "float32")
+    res = R.run_vit_scenario(SCENARIO, with_optax=H.optax_available(), dtype=dtype, gradient_scale=dtype == "float32")
     tag = SCENARIO.id + (" f64" if dtype == "float64" else "")
     lines = [
         f"{tag:<32} {label:<18} cross {st.cross_rel:.1e} (elementwise {st.cross_max_rel:.1e}, "
