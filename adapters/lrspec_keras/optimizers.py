@@ -53,7 +53,7 @@ from keras import ops
 from lrspec.errors import TargetError
 from lrspec.plan import PlanGroup
 from lrspec_keras import rules
-from lrspec_keras._backend import const, int_dtype, is_tensorflow, scalar_dtype, tensor
+from lrspec_keras._backend import backend, const, int_dtype, is_tensorflow, scalar_dtype, tensor
 from lrspec_keras._names import (
     canonical_name,
     family_of,
@@ -69,6 +69,14 @@ __all__ = ["FAMILY_CLASSES", "LrspecOptimizer", "NS_DTYPES", "STRATEGIES"]
 
 STRATEGIES = ("multiplier", "gradient-scale")
 NS_DTYPES = (None, "bfloat16", "float32", "float64")
+
+
+def _torch_compiling() -> bool:
+    """True inside ``torch.compile`` (Keras ``jit_compile=True`` on torch), where the per-variable
+    ``ops.where`` path runs instead of Python branches on the step."""
+    import torch
+
+    return bool(torch.compiler.is_compiling())
 
 
 def _slot_shape(spec: rules.SlotSpec, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -270,6 +278,42 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
             self.assign(slots[n], v)
         if step_var is not None:
             self.assign(step_var, new_step)
+
+    def _backend_update_step(self, grads: Sequence[Any], trainable_variables: Sequence[Any],
+                             learning_rate: Any) -> None:
+        """Every variable's update. On the torch backend (eager), each plan group's variables go
+        to torch.optim's multi-tensor rule together (:mod:`lrspec_keras._torch_foreach`); what it
+        does not cover, and every other backend, goes through :meth:`update_step` (TensorFlow's
+        override of this method, which handles ``tf.distribute``, is kept)."""
+        if backend() != "torch" or _torch_compiling():
+            super()._backend_update_step(grads, trainable_variables, learning_rate)
+            return
+        from lrspec_keras import _torch_foreach
+
+        t = int(ops.convert_to_numpy(self._iterations))
+        by_group: dict[int, list[tuple[Any, Any, int]]] = {}
+        for grad, var in zip(grads, trainable_variables):
+            idx = self._get_variable_index(var)
+            gi = self._lrspec_var_group[idx]
+            g = self._lrspec_groups[gi]
+            if g.frozen or (g.frozen_until is not None and t < int(g.frozen_until)):
+                continue
+            if _torch_foreach.has_foreach(self._lrspec_families[gi], g.hyperparameters):
+                by_group.setdefault(gi, []).append((grad, var, idx))
+            else:
+                self.update_step(grad, var, learning_rate)
+        # eager: each group's lr as a Python float, m(t) from lrspec.schedules (the definition)
+        scale = float(ops.convert_to_numpy(learning_rate)) / self._lrspec_base_lr_f32
+        for gi, members in by_group.items():
+            g = self._lrspec_groups[gi]
+            lr_value, mult = lr_and_gradient_multiplier(self._lrspec_strategy, g.lr, self._lrspec_base_lr)
+            lr = lr_value * scale * g.multiplier(t)
+            grads_ = [grad if mult == 1.0 else grad * mult for grad, _, _ in members]
+            _torch_foreach.foreach_update(
+                self._lrspec_families[gi], [var.value for _, var, _ in members], grads_,
+                [{n: v.value for n, v in self._lrspec_state[idx].items()} for _, _, idx in members],
+                [None if self._lrspec_steps[idx] is None else self._lrspec_steps[idx].value for _, _, idx in members],
+                lr, g.weight_decay, g.hyperparameters)
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
