@@ -8,7 +8,8 @@
 * ``keras.ops.cos`` on JAX (Keras 3.15) returns float32 for a float64 input: :func:`cos` calls
   ``jax.numpy.cos`` there.
   ``keras.ops.maximum``/``minimum`` on torch return float32 for float64 inputs: :func:`maximum`/:func:`minimum` call
-  ``torch.maximum``/``torch.minimum`` there.
+  ``torch.maximum``/``torch.minimum`` there, and ``keras.ops.matmul`` on torch returns float32 for
+  float64 inputs: :func:`matmul` calls ``torch.matmul`` there.
 * Integer step counters are int64 where float64 exists, else int32.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 import keras
 from keras import ops
 
-__all__ = ["backend", "const", "cos", "maximum", "minimum", "float64_available", "int_dtype", "is_tensorflow", "scalar_dtype", "tensor"]
+__all__ = ["backend", "const", "cos", "maximum", "minimum", "float64_available", "int_dtype", "matmul", "is_tensorflow", "scalar_dtype", "tensor"]
 
 
 def backend() -> str:
@@ -85,3 +86,12 @@ def minimum(a: Any, b: Any) -> Any:
 
         return torch.minimum(a, b)
     return ops.minimum(a, b)
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """Matrix product in the inputs' dtype on every backend (see the module docstring)."""
+    if backend() == "torch":
+        import torch
+
+        return torch.matmul(a, b)
+    return ops.matmul(a, b)

@@ -36,7 +36,7 @@ import numpy as np
 from keras import ops
 from keras.backend import standardize_dtype
 
-from lrspec_keras._backend import maximum, minimum
+from lrspec_keras._backend import const, matmul, maximum, minimum
 from lrspec_keras.rules import RULES, Rule, SlotSpec, bias_correction, cast
 
 __all__ = ["newton_schulz"]
@@ -126,15 +126,15 @@ def newton_schulz(G: Tensor, coefficients: Sequence[float] = (3.4445, -4.775, 2.
     acc = "float64" if standardize_dtype(x.dtype) == "float64" else "float32"
     wide = ops.cast(x, acc)
     norm = ops.cast(ops.sqrt(ops.sum(wide * wide)), x.dtype)
-    x = x / maximum(norm, ops.cast(ops.convert_to_tensor(eps), x.dtype))
+    x = x / maximum(norm, const(eps, standardize_dtype(x.dtype)))
     # bfloat16 as torch's kernels do it: each addmm (``b A + c A A``, ``a X + B X``) and matmul
     # accumulates in float32 and is rounded to bfloat16 once
     acc = "float32" if standardize_dtype(x.dtype) == "bfloat16" else standardize_dtype(x.dtype)
     for _ in range(int(steps)):
         xa = ops.cast(x, acc)
-        gram = ops.cast(ops.cast(ops.matmul(xa, ops.transpose(xa)), x.dtype), acc)
-        update = ops.cast(ops.cast(b * gram + c * ops.matmul(gram, gram), x.dtype), acc)
-        x = ops.cast(a * xa + ops.matmul(update, xa), x.dtype)
+        gram = ops.cast(ops.cast(matmul(xa, ops.transpose(xa)), x.dtype), acc)
+        update = ops.cast(ops.cast(b * gram + c * matmul(gram, gram), x.dtype), acc)
+        x = ops.cast(a * xa + matmul(update, xa), x.dtype)
     return ops.transpose(x) if tall else x
 
 
@@ -166,19 +166,21 @@ def adafactor(p: Tensor, g: Tensor, state: Mapping[str, Tensor], lr: Tensor, ste
     sd = step.dtype
     w = cast(ops.exp(bd * ops.log(step)), p.dtype)
     rho = minimum(lr, 1.0 / ops.sqrt(step))
-    alpha = maximum(ops.cast(_rms(p), sd), ops.cast(ops.convert_to_tensor(eps2), sd)) * rho
+    alpha = maximum(ops.cast(_rms(p), sd), const(eps2, standardize_dtype(sd))) * rho
     p = p * cast(1.0 - lr * wd, p.dtype) if wd != 0.0 else p
     gg = g * g
     if len(p.shape) > 1:
         rows = state["row_var"] + w * (ops.sum(gg, axis=-1, keepdims=True) / float(p.shape[-1]) - state["row_var"])
         cols = state["col_var"] + w * (ops.sum(gg, axis=-2, keepdims=True) / float(p.shape[-2]) - state["col_var"])
-        floor = ops.cast(ops.convert_to_tensor(eps1), p.dtype)
-        v = ops.matmul(rows, cols) / maximum(ops.mean(rows, axis=-2, keepdims=True), floor)
+        floor = const(eps1, standardize_dtype(p.dtype))
+        # a sum over n, not ops.mean: Keras 3.15's mean computes float64 in float32 on JAX and torch
+        row_mean = ops.sum(rows, axis=-2, keepdims=True) / float(p.shape[-2])
+        v = matmul(rows, cols) / maximum(row_mean, floor)
         new_state = {"row_var": rows, "col_var": cols}
     else:
         v = state["variance"] + w * (gg - state["variance"])
         new_state = {"variance": v}
-    u = g / ops.sqrt(maximum(v, ops.cast(ops.convert_to_tensor(eps1 * eps1), p.dtype)))
+    u = g / ops.sqrt(maximum(v, const(eps1 * eps1, standardize_dtype(p.dtype))))
     denom = maximum(ops.cast(_rms(u), sd) / d, ops.ones_like(rho))
     return p - cast(alpha / denom, p.dtype) * u, new_state
 
