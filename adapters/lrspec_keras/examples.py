@@ -97,7 +97,8 @@ def lenet(seed: int | None = 0) -> Any:
 
 def transformer(seed: int | None = 0) -> Any:
     """Keras twin of :func:`lrspec_torch.examples.transformer`; variable paths ``embed/embeddings``,
-    ``blocks.{i}/norm/gamma|beta``, ``blocks.{i}/fc1/kernel|bias``, ``head/kernel|bias``."""
+    ``blocks/{i}/norm/gamma|beta``, ``blocks/{i}/fc1/kernel|bias``, ``head/kernel|bias`` (canonical
+    names ``blocks.{i}.norm.gamma`` ..., as the torch twin's ``blocks.{i}.norm.weight``)."""
     import keras
 
     if seed is not None:
@@ -116,8 +117,9 @@ def transformer(seed: int | None = 0) -> Any:
 
     inp = keras.Input((None,), dtype="int32", name="tokens")
     h = keras.layers.Embedding(TRANSFORMER_VOCAB, d, name="embed")(inp)
-    for i in range(TRANSFORMER_BLOCKS):
-        h = Block(f"blocks.{i}")(h)
+    # a Sequential "blocks" of layers "0", "1", ... (torch's ModuleList names); a layer named
+    # "blocks.0" would give the same canonical names but the torch backend refuses "." in names
+    h = keras.Sequential([Block(str(i)) for i in range(TRANSFORMER_BLOCKS)], name="blocks")(h)
     h = keras.layers.GlobalAveragePooling1D(name="pool")(h)
     out = keras.layers.Dense(TRANSFORMER_CLASSES, name="head")(h)
     return keras.Model(inp, out, name="transformer")

@@ -351,9 +351,6 @@ def build_v1_graph(twin: Twin, weights: Mapping[str, np.ndarray], dtype: Any = n
 
 
 def _keras_path(twin: Twin, stem: str) -> str:
-    """The Keras layer path of a canonical stem: ``blocks.0.fc1`` -> ``blocks.0/fc1``,
-    ``features.0`` -> ``features/0``, ``conv1`` -> ``conv1``."""
-    if twin.name == "transformer" and stem.startswith("blocks."):
-        _, i, rest = stem.split(".", 2)
-        return f"blocks.{i}/" + rest.replace(".", "/")
+    """The Keras layer path of a canonical stem, as the Keras twins have it: ``blocks.0.fc1`` ->
+    ``blocks/0/fc1``, ``features.0`` -> ``features/0``, ``conv1`` -> ``conv1``."""
     return stem.replace(".", "/")
