@@ -9,7 +9,9 @@ equal to the uninterrupted run, for Sequential, nested Sequential, functional an
 models), ``callbacks`` (LearningRateScheduler / ReduceLROnPlateau rescale every group),
 ``native`` (MultiOptimizer of stock optimizers: fit runs, frozen variables unchanged),
 ``data_parallel`` (JAX only: DataParallel over 2 CPU devices equals one device), ``float64``
-(float64 variables/optimizer vs the reference at 1e-10; JAX needs jax_enable_x64, set here).
+(float64 variables/optimizer vs the reference at 1e-10; JAX needs jax_enable_x64, set here),
+``families`` (the issue-14 families in float32 and float64), ``legacy_files`` (``.keras`` files of the old
+``lrspec_tf`` optimizers load and continue).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tf_target"))
 sys.path.insert(0, str(HERE.parent / "integrations"))
-SCENARIOS = sys.argv[1:] or ["matrix", "fit_save_load", "callbacks", "native", "data_parallel", "float64", "families"]
+sys.path.insert(0, str(HERE / "legacy"))
+SCENARIOS = sys.argv[1:] or ["matrix", "fit_save_load", "callbacks", "native", "data_parallel", "float64", "families",
+                             "legacy_files"]
 if os.environ.get("KERAS_BACKEND") == "jax":
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
-    if "float64" in SCENARIOS:
+    if "float64" in SCENARIOS or "families" in SCENARIOS:
         import jax
 
         jax.config.update("jax_enable_x64", True)
@@ -84,6 +88,29 @@ def subset_spec(family: str) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]
 
 
 def run_matrix(mode: str, dtype: str = "float32", tol: float = 1e-4) -> None:
+    """The matrix subset vs the reference; on torch, also that every family of it went through
+    torch.optim's multi-tensor rules (``lrspec_keras._torch_foreach``), not the per-variable path."""
+    foreach_families: set[str] = set()
+    if BACKEND == "torch":
+        import lrspec_keras._torch_foreach as TF
+
+        inner = TF.foreach_update
+
+        def counting(family: str, *args: Any, **kwargs: Any) -> None:
+            foreach_families.add(family)
+            inner(family, *args, **kwargs)
+
+        TF.foreach_update = counting
+    try:
+        _run_matrix(mode, dtype, tol)
+    finally:
+        if BACKEND == "torch":
+            TF.foreach_update = inner
+    if BACKEND == "torch":
+        assert foreach_families == set(FAMILIES), sorted(foreach_families)
+
+
+def _run_matrix(mode: str, dtype: str, tol: float) -> None:
     for family in sorted(FAMILIES):
         spec, shapes, scales = subset_spec(family)
         init = {n: v.astype(dtype) for n, v in initial_values(shapes).items()}
@@ -247,7 +274,8 @@ def data_parallel() -> None:
 
 
 def families() -> None:
-    """The issue-14 families, float32 smoke (15 updates, reference tolerance 1e-4)."""
+    """The issue-14 families: float32 (15 updates, reference tolerance 1e-4; muon with a float32
+    Newton-Schulz, 1e-3) and float64 (15 updates, 1e-10; Newton-Schulz in float64)."""
     sys.path.insert(0, str(HERE))
     import test_keras_families as F
 
@@ -256,6 +284,18 @@ def families() -> None:
         spec, shapes = F._spec(family)
         c, init, grads, final = F._run(spec, shapes, "float32", newton_schulz_dtype="float32")
         check_against_reference(c.plan, init, grads, final, tol=1e-4 if family != "muon" else 1e-3)
+        c, init, grads, final = F._run(spec, shapes, "float64", newton_schulz_dtype="float64")
+        assert all(v.dtype == np.float64 for v in final.values()), family
+        check_against_reference(c.plan, init, grads, final, tol=1e-10)
+
+
+def legacy_files() -> None:
+    """``.keras`` files written on TensorFlow by the old ``lrspec_tf`` optimizers load and continue
+    on this backend (``legacy/check_legacy.py``)."""
+    import check_legacy
+
+    for stem in check_legacy.STEMS:
+        check_legacy.check(stem, rtol=1e-5, atol=1e-6)
 
 
 def main() -> None:
@@ -272,6 +312,7 @@ def main() -> None:
             "native": native,
             "data_parallel": data_parallel,
             "families": families,
+            "legacy_files": legacy_files,
             "float64": lambda: run_matrix("stateless" if BACKEND == "jax" else "apply", "float64", 1e-10),
         }
         for name, job in jobs.items():

@@ -8,7 +8,9 @@ matrix with schedules constant and warmup-cosine and every freeze kind, 40 updat
 through the jitted ``stateless_apply`` of its trainer), the same in float64 at 1e-10 (JAX with
 ``jax_enable_x64``), fit vs an ``apply_gradients`` loop, ``.keras`` save/load/continue for the
 four model kinds, LR callbacks, ``native=True``, on JAX ``DataParallel`` over 2 CPU devices, and
-the issue-14 families in float32 (15 updates; muon with a float32 Newton-Schulz).
+the issue-14 families in float32 and float64 (15 updates; muon with a float32 / float64 Newton-Schulz), and the
+``.keras`` files of the old ``lrspec_tf`` optimizers (written on TensorFlow) loading and continuing.
+On torch every scenario runs through torch.optim's multi-tensor rules where they cover the family.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pytest
 pytest.importorskip("keras")
 
 WORKER = Path(__file__).with_name("_keras_backend_worker.py")
-SCENARIOS = ("matrix", "fit_save_load", "callbacks", "native", "data_parallel", "float64", "families")
+SCENARIOS = ("matrix", "fit_save_load", "callbacks", "native", "data_parallel", "float64", "families", "legacy_files")
 BACKENDS = ("jax", "torch")
 _RESULTS: dict[str, dict[str, str]] = {}
 
