@@ -9,7 +9,10 @@ through the jitted ``stateless_apply`` of its trainer), the same in float64 at 1
 ``jax_enable_x64``), fit vs an ``apply_gradients`` loop, ``.keras`` save/load/continue for the
 four model kinds, LR callbacks, ``native=True``, on JAX ``DataParallel`` over 2 CPU devices, and
 the issue-14 families in float32 and float64 (15 updates; muon with a float32 / float64 Newton-Schulz), and the
-``.keras`` files of the old ``lrspec_tf`` optimizers (written on TensorFlow) loading and continuing.
+``.keras`` files of the old ``lrspec_tf`` optimizers (written on TensorFlow) loading and continuing,
+and every schedule kind against lrspec's definition (eager; jitted on JAX). A third run repeats
+the matrix, the families and the schedules on JAX without ``jax_enable_x64`` (JAX's default,
+where every scalar coefficient is float32), about 25 s.
 On torch every scenario runs through torch.optim's multi-tensor rules where they cover the family.
 """
 
@@ -26,28 +29,36 @@ import pytest
 pytest.importorskip("keras")
 
 WORKER = Path(__file__).with_name("_keras_backend_worker.py")
-SCENARIOS = ("matrix", "fit_save_load", "callbacks", "native", "data_parallel", "float64", "families", "legacy_files")
-BACKENDS = ("jax", "torch")
+SCENARIOS = ("matrix", "fit_save_load", "callbacks", "native", "data_parallel", "float64", "families", "legacy_files",
+             "schedules")
+RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "jax": ("jax", SCENARIOS),  # selecting float64 makes the worker set jax_enable_x64
+    "torch": ("torch", SCENARIOS),
+    # JAX's default (no x64: every scalar in float32), where float32 must stay at roundoff
+    "jax-no-x64": ("jax", ("matrix", "families", "schedules")),
+}
+"""Worker runs: name -> (Keras backend, scenarios)."""
 _RESULTS: dict[str, dict[str, str]] = {}
 
 
-def _results(backend: str) -> dict[str, str]:
-    if backend not in _RESULTS:
+def _results(run: str) -> dict[str, str]:
+    if run not in _RESULTS:
+        backend, scenarios = RUNS[run]
         pytest.importorskip(backend)
         adapters = str(Path(__file__).resolve().parents[2] / "adapters")
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2",
                "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
                "PYTHONPATH": os.pathsep.join(p for p in (adapters, os.environ.get("PYTHONPATH", "")) if p)}
-        proc = subprocess.run([sys.executable, str(WORKER)], capture_output=True, text=True, timeout=600, env=env)
+        proc = subprocess.run([sys.executable, str(WORKER), *scenarios], capture_output=True, text=True, timeout=600,
+                              env=env)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-        _RESULTS[backend] = json.loads(lines[-1][len("RESULT "):])
-    return _RESULTS[backend]
+        _RESULTS[run] = json.loads(lines[-1][len("RESULT "):])
+    return _RESULTS[run]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", SCENARIOS)
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_keras_target_on_backend(backend: str, scenario: str) -> None:
-    outcome = _results(backend).get(scenario)
-    assert outcome == "ok", f"{backend} / {scenario}:\n{outcome}"
+@pytest.mark.parametrize(("run", "scenario"), [(r, s) for r, (_, scenarios) in RUNS.items() for s in scenarios])
+def test_keras_target_on_backend(run: str, scenario: str) -> None:
+    outcome = _results(run).get(scenario)
+    assert outcome == "ok", f"{run} / {scenario}:\n{outcome}"
