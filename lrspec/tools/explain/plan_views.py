@@ -1,83 +1,27 @@
-"""Human and machine views of a resolved :class:`~lrspec.plan.Plan` and of an unresolved spec.
-
-Used by ``lrspec explain``, ``lrspec compile`` and the adapters' ``describe()``:
-
-* :func:`plan_table` -> text: an optimizer line, one row per parameter (plan order: the
-  order the parameters were given in), then one row per merged plan group.
-* :func:`plan_json` -> the stable JSON document of ``--format json`` (docs/cli.md).
-* :func:`spec_table` / :func:`spec_json`: what each spec group will do when no parameter
-  names are known (``lrspec compile`` without ``--model``).
-
-Conventions in every view: ``lr@0`` is the lr the parameter gets at update t = 0
-(``plan.lr(name, 0)``: 0 while frozen); ``lr`` of a group is its rate before the schedule
-(including ``lr_mult`` and layer decay); ``frozen`` is ``no``, ``yes`` (never trained) or
-``until N`` (trained from update N on).
-"""
+"""Views of a resolved :class:`~lrspec.plan.Plan`: per-parameter and per-group rows, the
+``--format json`` document and the text table (conventions in :mod:`lrspec.tools.explain`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from lrspec import schedules
 from lrspec.plan import Plan, PlanGroup
-from lrspec.resolve.cascade import group_lr, group_weight_decay
 from lrspec.spec.families import FAMILY_DEFAULTS
-from lrspec.spec.models import FAMILY_HYPERPARAMETERS, FreezeUntil, Group, LayerDecay, Spec
+from lrspec.tools.explain.common import JSON_FORMAT_PLAN, frozen_text, json_value, optimizer_line, value_text
 from lrspec.tools.render import DEFAULT_WIDTH, fmt_float, natural_width, render_table
 
 __all__ = [
-    "JSON_FORMAT_PLAN",
-    "JSON_FORMAT_SPEC",
     "families_line",
-    "frozen_text",
     "group_rows",
     "iter_group_rows",
     "iter_param_rows",
-    "layer_entries_text",
-    "optimizer_line",
     "param_rows",
     "plan_document",
     "plan_json",
     "plan_table",
-    "spec_json",
-    "spec_rows",
-    "spec_table",
 ]
-
-JSON_FORMAT_PLAN = "lrspec.plan/1"
-JSON_FORMAT_SPEC = "lrspec.spec-summary/1"
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return fmt_float(value)
-    if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(_value_text(v) for v in value) + ")"
-    return str(value)
-
-
-def _json_value(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def frozen_text(frozen: bool, until: int | None) -> str:
-    """``"yes"`` (permanently frozen), ``"until N"`` or ``"no"``."""
-    if frozen:
-        return "yes"
-    if until is not None:
-        return f"until {until}"
-    return "no"
-
-
-def optimizer_line(plan_or_spec: Plan | Spec) -> str:
-    """``optimizer: adam  lr=0.001  weight_decay=0  betas=(0.9, 0.999)  eps=1e-08  amsgrad=false``."""
-    opt = plan_or_spec.optimizer
-    parts = [f"optimizer: {opt.type}", f"lr={_value_text(opt.lr)}", f"weight_decay={_value_text(opt.weight_decay)}"]
-    parts += [f"{h}={_value_text(getattr(opt, h))}" for h in FAMILY_HYPERPARAMETERS[opt.type]]
-    return "  ".join(parts)
 
 
 def _hyper_diff(plan: Plan, group: PlanGroup) -> str:
@@ -89,7 +33,7 @@ def _hyper_diff(plan: Plan, group: PlanGroup) -> str:
     else:
         base = FAMILY_DEFAULTS[group.family]
     diff = [
-        f"{k}={_value_text(v)}" for k, v in group.hyperparameters.items() if _json_value(v) != _json_value(base.get(k))
+        f"{k}={value_text(v)}" for k, v in group.hyperparameters.items() if json_value(v) != json_value(base.get(k))
     ]
     return " ".join(diff) if diff else "-"
 
@@ -160,7 +104,7 @@ def iter_group_rows(plan: Plan) -> Iterator[dict[str, Any]]:
                 "lr": g.lr,
                 "lr_at_0": g.lr_at(0),
                 "weight_decay": g.weight_decay,
-                "hyperparameters": {k: _json_value(v) for k, v in g.hyperparameters.items()},
+                "hyperparameters": {k: json_value(v) for k, v in g.hyperparameters.items()},
                 "schedule": g.schedule.model_dump(mode="json"),
                 "schedule_summary": schedules.describe(g.schedule),
                 "frozen": g.frozen,
@@ -293,134 +237,3 @@ def _groups_table(plan: Plan, width: int, with_schedule: bool = True) -> str:
     align = [a for a, k in zip(align, keep) if k]
     rows = [[c for c, k in zip(r, keep) if k] for r in rows]
     return render_table(headers, rows, width=width, align=align)
-
-
-# ------------------------------------------------------------------ unresolved specs
-
-
-def _group_lr(spec: Spec, g: Group) -> tuple[float | None, str]:
-    """(absolute lr or None if inherited, how it is set); the value is the cascade's."""
-    how = "lr" if g.lr is not None else f"lr_mult {fmt_float(g.lr_mult)}" if g.lr_mult is not None else "inherited"
-    return group_lr(spec, g), how
-
-
-def _freeze_text(value: Any) -> str:
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no (unfreeze)"
-    if isinstance(value, FreezeUntil):
-        return f"until {value.until_step}"
-    return "-"
-
-
-def _freeze_json(value: Any) -> Any:
-    if isinstance(value, FreezeUntil):
-        return {"until_step": value.until_step}
-    return value
-
-
-def spec_rows(spec: Spec) -> list[dict[str, Any]]:
-    """What each spec group sets, in file order. ``lr``/``weight_decay``/``schedule`` are
-    ``None`` when the group leaves them to earlier matching groups or the optimizer."""
-    rows = []
-    for g in spec.groups:
-        lr, how = _group_lr(spec, g)
-        rows.append(
-            {
-                "name": g.name,
-                "params": list(g.params),
-                "optional": g.optional,
-                "lr": lr,
-                "lr_set_by": how,
-                "weight_decay": group_weight_decay(spec, g),
-                "freeze": _freeze_json(g.freeze),
-                "schedule": None if g.schedule is None else g.schedule.model_dump(mode="json"),
-                "schedule_summary": None if g.schedule is None else schedules.describe(g.schedule),
-                "hyperparameters": {k: _json_value(v) for k, v in g.hyperparameters_set().items()},
-                # the selectors and the family, only when the group uses them
-                **({"ndim": list(g.ndims() or ())} if g.ndim is not None else {}),
-                **({"modules": list(g.modules)} if g.modules is not None else {}),
-                **(
-                    {"optimizer": g.optimizer.model_dump(mode="json", exclude={"lr", "weight_decay"})}
-                    if g.optimizer is not None
-                    else {}
-                ),
-            }
-        )
-    return rows
-
-
-def layer_entries_text(ld: LayerDecay) -> str:
-    """The layer-decay entries in one line: ``a, [b c], (join) norm.*``; ``+ unmatched last``."""
-    parts = []
-    for patterns, join, _ in ld.entries():
-        text = patterns[0] if len(patterns) == 1 else "[" + " ".join(patterns) + "]"
-        parts.append(("(join) " if join else "") + text)
-    tail = "; unmatched parameters form the last layer" if ld.unmatched == "last" else ""
-    return ", ".join(parts) + tail
-
-
-def spec_json(spec: Spec, /, **extra: Any) -> dict[str, Any]:
-    """The stable ``--format json`` document of ``lrspec compile`` without ``--model``."""
-    return {
-        "format": JSON_FORMAT_SPEC,
-        **extra,
-        "optimizer": spec.optimizer.model_dump(mode="json"),
-        "schedule": spec.schedule.model_dump(mode="json"),
-        "schedule_summary": schedules.describe(spec.schedule),
-        "unmatched": spec.unmatched,
-        "layer_decay": None if spec.layer_decay is None else spec.layer_decay.model_dump(mode="json"),
-        "groups": spec_rows(spec),
-    }
-
-
-def spec_table(spec: Spec, *, width: int = DEFAULT_WIDTH) -> str:
-    """Per spec group: patterns, lr, weight decay, schedule summary, freeze (file order)."""
-    parts = [
-        optimizer_line(spec),
-        f"default schedule: {schedules.describe(spec.schedule)}",
-        f"unmatched: {spec.unmatched}",
-    ]
-    if spec.layer_decay is not None:
-        ld = spec.layer_decay
-        parts.append(f"layer decay: rate {fmt_float(ld.rate)} over layers {layer_entries_text(ld)} (input side first)")
-    headers = ["group", "patterns", "lr", "wd", "schedule", "freeze", "other"]
-    rows = []
-    for g, r in zip(spec.groups, spec_rows(spec)):
-        other = [f"{k}={_value_text(v)}" for k, v in r["hyperparameters"].items()]
-        if g.optimizer is not None:
-            node = g.optimizer.model_dump(mode="json", exclude_unset=True)  # the keys the file gives
-            other.insert(
-                0,
-                "optimizer=" + node["type"] + "".join(f" {k}={_value_text(v)}" for k, v in node.items() if k != "type"),
-            )
-        selectors = ([f"ndim={','.join(map(str, r['ndim']))}"] if "ndim" in r else []) + (
-            [f"modules={','.join(r['modules'])}"] if "modules" in r else []
-        )
-        lr = "-" if r["lr"] is None else fmt_float(r["lr"])
-        if r["lr_set_by"].startswith("lr_mult"):
-            lr += f" ({r['lr_set_by']})"
-        rows.append(
-            [
-                r["name"] + (" (optional)" if r["optional"] else ""),
-                " ".join(r["params"] + selectors),
-                lr,
-                "-" if r["weight_decay"] is None else fmt_float(r["weight_decay"]),
-                r["schedule_summary"] or "-",
-                _freeze_text(_freeze_from_json(r["freeze"])),
-                " ".join(other) or "-",
-            ]
-        )
-    parts += [
-        "",
-        f"groups ({len(rows)}, applied in file order; '-' = inherited)",
-        render_table(headers, rows, width=width),
-    ]
-    return "\n".join(parts)
-
-
-def _freeze_from_json(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return FreezeUntil(until_step=int(value["until_step"]))
-    return value
