@@ -296,7 +296,7 @@ class LrspecOptimizer(keras.optimizers.Optimizer):  # type: ignore[misc]
             idx = self._get_variable_index(var)
             gi = self._lrspec_var_group[idx]
             g = self._lrspec_groups[gi]
-            if g.frozen or (g.frozen_until is not None and t < int(g.frozen_until)):
+            if g.is_frozen_at(t):
                 continue
             if _torch_foreach.has_foreach(self._lrspec_families[gi], g.hyperparameters):
                 by_group.setdefault(gi, []).append((grad, var, idx))

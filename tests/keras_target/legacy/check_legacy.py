@@ -51,8 +51,9 @@ def check(stem: str, rtol: float = 0.0, atol: float = 1e-6) -> None:
     assert int(_np(opt.iterations)) == make.STEPS_BEFORE  # type: ignore[attr-defined]
 
     fresh = make.model(kind)  # type: ignore[attr-defined]
-    with np.load(HERE / f"{stem}_initial.npz") as initial:
-        fresh.set_weights([initial[f"arr_{i}"] for i in range(len(initial.files))])
+    with np.load(HERE / f"{stem}_initial.npz") as saved:
+        initial = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    fresh.set_weights(initial)
     compiled = lrspec.compile(spec, fresh, target="keras")
     fresh.compile(optimizer=compiled.optimizer, loss="mse")
     x, y = make.batches(make.STEPS_BEFORE)  # type: ignore[attr-defined]  # the data the file was trained on
@@ -73,10 +74,9 @@ def check(stem: str, rtol: float = 0.0, atol: float = 1e-6) -> None:
     for m in (loaded, fresh):
         m.fit(x, y, batch_size=make.BATCH, epochs=1, shuffle=False, verbose=0)  # type: ignore[attr-defined]
     moved = 0.0
-    with np.load(HERE / f"{stem}_initial.npz") as initial:
-        for a, b, w0 in zip(loaded.weights, fresh.weights, (initial[f"arr_{i}"] for i in range(len(initial.files)))):
-            np.testing.assert_allclose(_np(a), _np(b), rtol=rtol, atol=atol, err_msg=f"weight {b.path} after continuing")
-            moved = max(moved, float(np.max(np.abs(_np(b) - w0))))
+    for a, b, w0 in zip(loaded.weights, fresh.weights, initial):
+        np.testing.assert_allclose(_np(a), _np(b), rtol=rtol, atol=atol, err_msg=f"weight {b.path} after continuing")
+        moved = max(moved, float(np.max(np.abs(_np(b) - w0))))
     assert moved > 100 * atol, f"the run barely moved ({moved}): the comparison would be vacuous"
     assert int(_np(opt.iterations)) == make.STEPS_BEFORE + STEPS_AFTER  # type: ignore[attr-defined]
 
